@@ -1,0 +1,73 @@
+"""Shared helpers: loading the Keras reference fixtures and decoding their inputs."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+# The generator imports TensorFlow; it is run by hand, never collected.
+collect_ignore = ["fixtures/generate.py"]
+
+TORCH_DTYPES = {
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "int32": torch.int32,
+    "int64": torch.int64,
+    "uint8": torch.uint8,
+    "bool": torch.bool,
+}
+
+
+@lru_cache(maxsize=None)
+def parity() -> dict:
+    """The generator's output: versions and cases (see tests/fixtures/generate.py)."""
+    return json.loads((FIXTURES / "keras_parity.json").read_text())
+
+
+def cases(**filters: Any) -> list[dict]:
+    return [c for c in parity()["cases"] if all(c.get(k) == v for k, v in filters.items())]
+
+
+def case_params(selected: list[dict]) -> list:
+    return [pytest.param(c, id=c["id"]) for c in selected]
+
+
+def to_torch(spec: dict | None, kind: str = "tensor") -> Any:
+    """Decode a fixture input as a torch tensor (or as NumPy / the raw list)."""
+    if spec is None:
+        return None
+    if spec["as"] == "list":
+        return spec["data"]
+    dtype = TORCH_DTYPES[spec["dtype"]]
+    if dtype.is_floating_point:
+        t = torch.tensor(spec["data"], dtype=torch.float64).to(dtype)
+    else:
+        t = torch.tensor(spec["data"], dtype=dtype)
+    t = t.reshape(spec["shape"])
+    if kind == "numpy" and dtype != torch.bfloat16:
+        return t.numpy()
+    return t
+
+
+def expected_for(case: dict) -> dict:
+    """What we promise: Keras 3's answer, or for a documented deviation, Keras 3's
+    answer on the same values widened to float32."""
+    return case["reference"] if case.get("deviation") else case["keras3"]
+
+
+def assert_value(got: torch.Tensor, want: float, what: str, atol: float = 1e-6) -> None:
+    g = float(got)
+    if np.isnan(want):
+        assert np.isnan(g), f"{what}: got {g}, Keras gave nan"
+    else:
+        assert abs(g - want) <= atol, f"{what}: got {g!r}, Keras gave {want!r}"

@@ -1,0 +1,37 @@
+"""Keras accuracy, exactly, inside PyTorch.
+
+Six torchmetrics ``Metric`` classes that reproduce ``keras.metrics`` accuracy
+sample for sample, and their per-sample kernels in
+:mod:`torch_keras_acc.functional`.
+
+Example:
+    >>> import torch_keras_acc as tka
+    >>> m = tka.BinaryAccuracy()
+    >>> m.update_state([[1], [1], [0], [0]], [[0.98], [1], [0], [0.6]])
+    >>> m.result()
+    tensor(0.7500)
+"""
+
+from torch_keras_acc import functional
+from torch_keras_acc._mean import KerasMeanMetric
+from torch_keras_acc.metrics import (
+    Accuracy,
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    SparseCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy,
+    TopKCategoricalAccuracy,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Accuracy",
+    "BinaryAccuracy",
+    "CategoricalAccuracy",
+    "KerasMeanMetric",
+    "SparseCategoricalAccuracy",
+    "SparseTopKCategoricalAccuracy",
+    "TopKCategoricalAccuracy",
+    "functional",
+]

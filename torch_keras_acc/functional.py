@@ -1,0 +1,247 @@
+"""Keras's six accuracy functions, per sample, in PyTorch.
+
+These kernels are the single source of truth for the semantics; the metric
+classes only average their output. Each mirrors the function of the same name
+in Keras 3 (``keras/src/metrics/accuracy_metrics.py``) running on TensorFlow,
+and returns a float32 tensor of 0.0/1.0 with the shape Keras returns.
+
+Deliberate differences from Keras, all documented in the README:
+
+* Sparse and categorical labels are compared with the predicted index exactly.
+  Keras first casts labels to the scores' dtype, so with float16 scores labels
+  above 2048 (bfloat16: above 256) collide with their neighbours.
+* Top-k accepts every float dtype; Keras on TensorFlow only float32.
+
+Example:
+    >>> import torch
+    >>> from torch_keras_acc import functional as F
+    >>> F.sparse_categorical_accuracy([2, 1], [[0.1, 0.6, 0.3], [0.05, 0.95, 0.0]])
+    tensor([0., 1.])
+    >>> F.binary_accuracy([1, 0, 1], [0.5, 0.2, 0.51])
+    tensor([0., 1., 1.])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from torch_keras_acc._convert import ArrayLike, to_tensor
+from torch_keras_acc._tf_ops import argmax_last, flush_limit, flush_subnormal, in_top_k, squeeze_or_expand_to_same_rank
+
+__all__ = [
+    "accuracy",
+    "binary_accuracy",
+    "categorical_accuracy",
+    "sparse_categorical_accuracy",
+    "top_k_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy",
+]
+
+_OUT = torch.float32  # Keras's floatx: per-sample values are float32
+
+
+def _inputs(name: str, y_true: ArrayLike, y_pred: ArrayLike, device: torch.device | None) -> tuple[Tensor, Tensor]:
+    y_pred = to_tensor(y_pred, "y_pred", name, device)
+    y_true = to_tensor(y_true, "y_true", name, y_pred.device)
+    return y_true, y_pred
+
+
+def _equal(name: str, a: Tensor, b: Tensor, what: str) -> Tensor:
+    """Element-wise ``a == b`` with NumPy broadcasting, or a ValueError naming the shapes."""
+    try:
+        torch.broadcast_shapes(a.shape, b.shape)
+    except RuntimeError:
+        raise ValueError(
+            f"{name}: {what} of shape {tuple(a.shape)} and {tuple(b.shape)} cannot be compared; "
+            "expected the same batch shape (Keras also rejects these)"
+        ) from None
+    return a == b
+
+
+def _check_batch(name: str, y_true: Tensor, y_pred: Tensor) -> None:
+    # Top-k flattens both sides; equal sample counts are what TensorFlow's in_top_k requires.
+    n_true = y_true.numel()
+    n_pred = y_pred.numel() // max(y_pred.shape[-1], 1) if y_pred.ndim else 1
+    if y_pred.ndim < 1 or n_true != n_pred:
+        raise ValueError(
+            f"{name}: y_true of shape {tuple(y_true.shape)} does not match y_pred of shape "
+            f"{tuple(y_pred.shape)}; expected one target per row of y_pred (classes on the last axis)"
+        )
+
+
+def _squeeze_last(name: str, x: Tensor, what: str) -> Tensor:
+    if x.shape[-1] != 1:
+        raise ValueError(f"{name}: cannot squeeze the last axis of {what} of shape {tuple(x.shape)}; expected size 1")
+    return x.squeeze(-1)
+
+
+def accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.device | None = None) -> Tensor:
+    """How often predictions equal labels, element-wise (``keras.metrics.Accuracy``).
+
+    y_true is cast to y_pred's dtype, the ranks aligned through a trailing
+    axis of size 1, then compared with strict equality.
+
+    Example:
+        >>> accuracy([[1], [2], [3], [4]], [[0], [2], [3], [4]]).flatten()
+        tensor([0., 1., 1., 1.])
+    """
+    y_true, y_pred = _inputs("accuracy", y_true, y_pred, device)
+    y_true = y_true.to(y_pred.dtype)
+    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+    y_true, y_pred = flush_subnormal(y_true), flush_subnormal(y_pred)
+    return _equal("accuracy", y_true, y_pred, "y_true and y_pred").to(_OUT)
+
+
+def binary_accuracy(y_true: ArrayLike, y_pred: ArrayLike, threshold: float = 0.5, *, device: torch.device | None = None) -> Tensor:
+    """How often ``y_pred > threshold`` equals y_true (``keras.metrics.BinaryAccuracy``).
+
+    Strictly greater: a score equal to the threshold is class 0. No sigmoid is
+    applied (use ``threshold=0.0`` for logits). y_true is never thresholded, so
+    soft labels only match when exactly 0 or 1. The threshold is a float32, and
+    the comparison runs in the wider of float32 and y_pred's dtype, as in Keras.
+
+    Example:
+        >>> binary_accuracy([[1], [1], [0], [0]], [[0.98], [1], [0], [0.6]]).flatten()
+        tensor([1., 1., 1., 0.])
+    """
+    y_true, y_pred = _inputs("binary_accuracy", y_true, y_pred, device)
+    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
+    cmp_dtype = torch.promote_types(y_pred.dtype, torch.float32)
+    t = float(torch.tensor(float(threshold), dtype=torch.float32).to(cmp_dtype))
+    lim = flush_limit(cmp_dtype)
+    if lim is not None and abs(t) < lim:
+        # TensorFlow flushes subnormals: against a zero threshold only normal
+        # positives are greater. Decided on the host value, so no extra pass.
+        predicted = y_pred.to(cmp_dtype) >= lim
+    else:
+        predicted = y_pred.to(cmp_dtype) > t
+    predicted = predicted.to(y_true.dtype)
+    return _equal("binary_accuracy", y_true, predicted, "y_true and y_pred").to(_OUT)
+
+
+def _compare_labels(name: str, labels: Tensor, index: Tensor) -> Tensor:
+    """``labels == index`` exactly: integer labels as int64, float labels in float64
+    (so a non-integral label never matches, and no label loses precision)."""
+    if labels.is_floating_point():
+        return _equal(name, labels.to(torch.float64), index.to(torch.float64), "y_true and argmax(y_pred)")
+    return _equal(name, labels.to(torch.int64), index, "y_true and argmax(y_pred)")
+
+
+def categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.device | None = None) -> Tensor:
+    """How often ``argmax(y_pred)`` equals ``argmax(y_true)`` over the last axis
+    (``keras.metrics.CategoricalAccuracy``).
+
+    y_true is one-hot (or label-smoothed) with classes on the last axis; the
+    first index wins ties; NaN scores are never picked (TensorFlow's argmax).
+
+    Example:
+        >>> categorical_accuracy([[0, 0, 1], [0, 1, 0]], [[0.1, 0.9, 0.8], [0.05, 0.95, 0]])
+        tensor([0., 1.])
+    """
+    name = "categorical_accuracy"
+    y_true, y_pred = _inputs(name, y_true, y_pred, device)
+    labels = argmax_last(y_true) if y_true.ndim else y_true.to(torch.int64)
+    shape = labels.shape
+    reshape = labels.ndim == y_pred.ndim
+    if reshape:
+        labels = _squeeze_last(name, labels, "argmax(y_true)")
+    matches = _compare_labels(name, labels, argmax_last(y_pred)).to(_OUT)
+    return matches.reshape(shape) if reshape else matches
+
+
+def sparse_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.device | None = None) -> Tensor:
+    """How often ``argmax(y_pred)`` equals the integer label
+    (``keras.metrics.SparseCategoricalAccuracy``).
+
+    y_true has shape (N,), (N, 1) or, for sequences, (N, T) / (N, T, 1); a
+    trailing axis of size 1 is squeezed from the result. Float labels are
+    accepted; a non-integral or out-of-range label is a miss.
+
+    Example:
+        >>> sparse_categorical_accuracy([[2], [1]], [[0.1, 0.6, 0.3], [0.05, 0.95, 0]])
+        tensor([0., 1.])
+    """
+    name = "sparse_categorical_accuracy"
+    y_true, y_pred = _inputs(name, y_true, y_pred, device)
+    shape = y_true.shape
+    reshape = y_true.ndim == y_pred.ndim and y_true.ndim > 0 and y_true.shape[-1] == 1
+    if reshape:
+        y_true = y_true.squeeze(-1)
+    if y_pred.ndim == 0:
+        raise ValueError(f"{name}: y_pred must have a class axis, got a scalar")
+    matches = _compare_labels(name, y_true, argmax_last(y_pred)).to(_OUT)
+    if reshape:
+        matches = matches.reshape(shape)
+    if matches.ndim > 1 and matches.shape[-1] == 1:
+        matches = matches.squeeze(-1)
+    return matches
+
+
+def _top_k(name: str, labels: Tensor, y_pred: Tensor, k: int) -> Tensor:
+    """Shared tail of both top-k functions: flatten to (B, C), ``in_top_k``, restore shape."""
+    _check_batch(name, labels, y_pred)
+    shape = labels.shape
+    hits = in_top_k(labels.reshape(-1), y_pred.reshape(-1, y_pred.shape[-1]), k)
+    return hits.to(_OUT).reshape(shape)
+
+
+def top_k_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, k: int = 5, *, device: torch.device | None = None) -> Tensor:
+    """How often ``argmax(y_true)`` is among the top k scores
+    (``keras.metrics.TopKCategoricalAccuracy``).
+
+    A target is in the top k when fewer than k scores are strictly greater
+    than its own, so ties at the k-th place count as hits; a row holding a NaN
+    or an infinity is a miss (TensorFlow's ``in_top_k``).
+
+    Example:
+        >>> top_k_categorical_accuracy([[0, 0, 1], [0, 1, 0]], [[0.1, 0.9, 0.8], [0.05, 0.95, 0]], k=1)
+        tensor([0., 1.])
+    """
+    name = "top_k_categorical_accuracy"
+    y_true, y_pred = _inputs(name, y_true, y_pred, device)
+    # Keras casts the one-hot targets to the scores' dtype before its argmax.
+    if y_pred.is_floating_point():
+        y_true = y_true.to(y_pred.dtype)
+    labels = argmax_last(y_true) if y_true.ndim else y_true.to(torch.int64)
+    return _top_k(name, labels, y_pred, _check_k(name, k))
+
+
+def sparse_top_k_categorical_accuracy(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    k: int = 5,
+    from_sorted_ids: bool = False,
+    *,
+    device: torch.device | None = None,
+) -> Tensor:
+    """How often the integer label is among the top k scores
+    (``keras.metrics.SparseTopKCategoricalAccuracy``).
+
+    Float labels are truncated toward zero first (Keras casts them to int32).
+    With ``from_sorted_ids=True``, y_pred holds class ids sorted by score and a
+    hit is the label appearing among its first k columns.
+
+    Example:
+        >>> sparse_top_k_categorical_accuracy([2, 1], [[0.1, 0.9, 0.8], [0.05, 0.95, 0]], k=1)
+        tensor([0., 1.])
+        >>> sparse_top_k_categorical_accuracy([2, 1], [[1, 0, 3], [1, 2, 3]], k=1, from_sorted_ids=True)
+        tensor([0., 1.])
+    """
+    name = "sparse_top_k_categorical_accuracy"
+    y_true, y_pred = _inputs(name, y_true, y_pred, device)
+    k = _check_k(name, k)
+    if not from_sorted_ids:
+        return _top_k(name, y_true.to(torch.int64), y_pred, k)
+    _check_batch(name, y_true, y_pred)
+    shape = y_true.shape
+    ids = y_pred.reshape(-1, y_pred.shape[-1])[:, : max(k, 0)]
+    labels = y_true.reshape(-1, 1).to(y_pred.dtype)
+    return (labels == ids).any(dim=1).to(_OUT).reshape(shape)
+
+
+def _check_k(name: str, k: int) -> int:
+    if isinstance(k, (int, np.integer)) and not isinstance(k, bool):
+        return int(k)
+    raise TypeError(f"{name}: k must be an int, got {k!r}")

@@ -1,0 +1,94 @@
+"""The six Keras accuracy metrics as torchmetrics ``Metric`` subclasses.
+
+Each class is its kernel from :mod:`torch_keras_acc.functional` on the shared
+weighted mean; positional arguments follow the Keras constructors.
+
+Example:
+    >>> from torch_keras_acc import SparseCategoricalAccuracy
+    >>> m = SparseCategoricalAccuracy()
+    >>> m.update_state([[2], [1]], [[0.1, 0.6, 0.3], [0.05, 0.95, 0]])
+    >>> m.result()
+    tensor(0.5000)
+    >>> m.reset_state()
+    >>> m.update_state([[2], [1]], [[0.1, 0.6, 0.3], [0.05, 0.95, 0]], sample_weight=[0.7, 0.3])
+    >>> round(float(m.result()), 4)
+    0.3
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch_keras_acc import functional as F
+from torch_keras_acc._mean import KerasMeanMetric
+
+__all__ = [
+    "Accuracy",
+    "BinaryAccuracy",
+    "CategoricalAccuracy",
+    "SparseCategoricalAccuracy",
+    "TopKCategoricalAccuracy",
+    "SparseTopKCategoricalAccuracy",
+]
+
+
+class Accuracy(KerasMeanMetric):
+    """How often predictions equal labels (``keras.metrics.Accuracy``)."""
+
+    _fn = staticmethod(F.accuracy)
+
+    def __init__(self, name: str = "accuracy", dtype: Any = None, **kwargs: Any) -> None:
+        super().__init__(name, dtype, **kwargs)
+
+
+class BinaryAccuracy(KerasMeanMetric):
+    """How often ``y_pred > threshold`` matches binary labels (``keras.metrics.BinaryAccuracy``)."""
+
+    _fn = staticmethod(F.binary_accuracy)
+
+    def __init__(self, name: str = "binary_accuracy", dtype: Any = None, threshold: float = 0.5, **kwargs: Any) -> None:
+        super().__init__(name, dtype, fn_kwargs={"threshold": threshold}, **kwargs)
+
+
+class CategoricalAccuracy(KerasMeanMetric):
+    """How often argmax of scores matches argmax of one-hot labels (``keras.metrics.CategoricalAccuracy``)."""
+
+    _fn = staticmethod(F.categorical_accuracy)
+
+    def __init__(self, name: str = "categorical_accuracy", dtype: Any = None, **kwargs: Any) -> None:
+        super().__init__(name, dtype, **kwargs)
+
+
+class SparseCategoricalAccuracy(KerasMeanMetric):
+    """How often argmax of scores matches integer labels (``keras.metrics.SparseCategoricalAccuracy``)."""
+
+    _fn = staticmethod(F.sparse_categorical_accuracy)
+
+    def __init__(self, name: str = "sparse_categorical_accuracy", dtype: Any = None, **kwargs: Any) -> None:
+        super().__init__(name, dtype, **kwargs)
+
+
+class TopKCategoricalAccuracy(KerasMeanMetric):
+    """How often the one-hot target is in the top k scores (``keras.metrics.TopKCategoricalAccuracy``)."""
+
+    _fn = staticmethod(F.top_k_categorical_accuracy)
+
+    def __init__(self, k: int = 5, name: str = "top_k_categorical_accuracy", dtype: Any = None, **kwargs: Any) -> None:
+        super().__init__(name, dtype, fn_kwargs={"k": F._check_k(name, k)}, **kwargs)
+
+
+class SparseTopKCategoricalAccuracy(KerasMeanMetric):
+    """How often the integer target is in the top k scores (``keras.metrics.SparseTopKCategoricalAccuracy``)."""
+
+    _fn = staticmethod(F.sparse_top_k_categorical_accuracy)
+
+    def __init__(
+        self,
+        k: int = 5,
+        name: str = "sparse_top_k_categorical_accuracy",
+        dtype: Any = None,
+        from_sorted_ids: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        fn_kwargs = {"k": F._check_k(name, k), "from_sorted_ids": bool(from_sorted_ids)}
+        super().__init__(name, dtype, fn_kwargs=fn_kwargs, **kwargs)
