@@ -12,8 +12,9 @@ Example:
     tensor(0.7500)
 """
 
-from torch_keras_acc import functional
+from torch_keras_acc import functional, legacy
 from torch_keras_acc._mean import KerasMeanMetric
+from torch_keras_acc.legacy import LegacyBinaryAccuracy, LegacyCategoricalAccuracy, LegacySparseCategoricalAccuracy
 from torch_keras_acc.metrics import (
     Accuracy,
     BinaryAccuracy,
@@ -22,6 +23,7 @@ from torch_keras_acc.metrics import (
     SparseTopKCategoricalAccuracy,
     TopKCategoricalAccuracy,
 )
+from torch_keras_acc.resolve import KerasAccuracy, get, loss_kind, resolve_accuracy
 
 __version__ = "0.1.0"
 
@@ -29,9 +31,17 @@ __all__ = [
     "Accuracy",
     "BinaryAccuracy",
     "CategoricalAccuracy",
+    "KerasAccuracy",
     "KerasMeanMetric",
+    "LegacyBinaryAccuracy",
+    "LegacyCategoricalAccuracy",
+    "LegacySparseCategoricalAccuracy",
     "SparseCategoricalAccuracy",
     "SparseTopKCategoricalAccuracy",
     "TopKCategoricalAccuracy",
     "functional",
+    "get",
+    "legacy",
+    "loss_kind",
+    "resolve_accuracy",
 ]

@@ -98,10 +98,14 @@ class KerasMeanMetric(Metric):
     # -- torchmetrics spelling ------------------------------------------------
     def update(self, preds: ArrayLike, target: ArrayLike, sample_weight: ArrayLike | None = None) -> None:
         """Accumulate a batch. Every check runs before the state changes."""
-        values = type(self)._fn(target, preds, device=self.device, **self._fn_kwargs)
+        values = self._per_sample(target, preds)
         total, count = weighted_sums(self.name, values, sample_weight)
         self.total += total
         self.count += count
+
+    def _per_sample(self, target: ArrayLike, preds: ArrayLike) -> Tensor:
+        """The kernel's per-sample values for this batch (Keras order inside)."""
+        return type(self)._fn(target, preds, device=self.device, **self._fn_kwargs)
 
     def compute(self) -> Tensor:
         """Weighted mean so far; 0.0 when the total weight is 0, like Keras's ``divide_no_nan``."""

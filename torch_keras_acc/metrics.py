@@ -92,3 +92,10 @@ class SparseTopKCategoricalAccuracy(KerasMeanMetric):
     ) -> None:
         fn_kwargs = {"k": F._check_k(name, k), "from_sorted_ids": bool(from_sorted_ids)}
         super().__init__(name, dtype, fn_kwargs=fn_kwargs, **kwargs)
+
+    def get_config(self) -> dict[str, Any]:
+        # Keras writes from_sorted_ids only when it is True.
+        config = super().get_config()
+        if not config["from_sorted_ids"]:
+            del config["from_sorted_ids"]
+        return config
