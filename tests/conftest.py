@@ -60,8 +60,8 @@ def to_torch(spec: dict | None, kind: str = "tensor") -> Any:
 
 
 def expected_for(case: dict) -> dict:
-    """What we promise: Keras 3's answer, or for a documented deviation, Keras 3's
-    answer on the same values widened to float32."""
+    """What we promise: Keras 3's answer, or for a documented deviation the
+    generator's ``reference`` (Keras 3 on values widened to float32, or tf_keras)."""
     return case["reference"] if case.get("deviation") else case["keras3"]
 
 

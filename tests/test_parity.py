@@ -27,6 +27,13 @@ CLASSES = {
 ALL = parity()["cases"]
 BAD_INPUT = (ValueError, TypeError)
 
+# Several fixtures are deliberate mistakes (one-hot labels to a sparse metric,
+# out-of-range labels): the one-time warnings they raise are tested elsewhere.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::torch_keras_acc.KerasPitfallWarning"),
+    pytest.mark.filterwarnings(r"ignore:.*label\(s\) were not integers:UserWarning"),
+]
+
 
 def test_fixture_records_versions():
     v = parity()["versions"]
@@ -152,7 +159,7 @@ def test_tf_keras_agrees(case):
 def test_deviations_are_real():
     """Each documented deviation really differs from Keras 3 on the raw inputs."""
     devs = [c for c in ALL if c.get("deviation")]
-    assert {c["deviation"] for c in devs} == {"label_precision", "topk_dtype"}
+    assert {c["deviation"] for c in devs} == {"label_precision", "topk_dtype", "int32_wrap"}
     for c in devs:
         assert c["keras3"] != c["reference"], c["id"]
 

@@ -14,6 +14,7 @@ Example:
 
 from torch_keras_acc import functional, legacy
 from torch_keras_acc._mean import KerasMeanMetric
+from torch_keras_acc._pitfalls import KerasPitfallWarning
 from torch_keras_acc.legacy import LegacyBinaryAccuracy, LegacyCategoricalAccuracy, LegacySparseCategoricalAccuracy
 from torch_keras_acc.metrics import (
     Accuracy,
@@ -33,6 +34,7 @@ __all__ = [
     "CategoricalAccuracy",
     "KerasAccuracy",
     "KerasMeanMetric",
+    "KerasPitfallWarning",
     "LegacyBinaryAccuracy",
     "LegacyCategoricalAccuracy",
     "LegacySparseCategoricalAccuracy",

@@ -11,6 +11,7 @@ stops growing at 2**24 samples), so results stay exact on any dataset size
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable, ClassVar
 
 import torch
@@ -18,9 +19,13 @@ from torch import Tensor
 from torchmetrics import Metric
 
 from torch_keras_acc._convert import ArrayLike, dtype_name, resolve_dtype, to_tensor
+from torch_keras_acc._pitfalls import KerasPitfallWarning, rules_for
 from torch_keras_acc._tf_ops import squeeze_or_expand_to_same_rank
+from torch_keras_acc.functional import invalid_label_count, sparse_categorical_accuracy, sparse_top_k_categorical_accuracy
 
 _ACC = torch.float64  # accumulator dtype
+# Kernels whose y_true holds class indices (legacy.py registers its own).
+_SPARSE_LABEL_KERNELS: set = {sparse_categorical_accuracy, sparse_top_k_categorical_accuracy}
 
 
 def weighted_sums(name: str, values: Tensor, sample_weight: ArrayLike | None) -> tuple[Tensor, Tensor]:
@@ -63,6 +68,9 @@ def weighted_sums(name: str, values: Tensor, sample_weight: ArrayLike | None) ->
     return values.sum(), w.sum()
 
 
+ON_INVALID = ("warn", "raise", "ignore")
+
+
 class KerasMeanMetric(Metric):
     """Weighted mean of a per-sample Keras kernel, as a torchmetrics ``Metric``.
 
@@ -72,6 +80,16 @@ class KerasMeanMetric(Metric):
 
     Both spellings work: ``update(preds, target)`` / ``update_state(y_true,
     y_pred)``, ``compute()`` / ``result()``, ``reset()`` / ``reset_state()``.
+
+    Beyond Keras, every metric takes two keyword-only options:
+
+    * ``on_invalid``: sparse labels outside ``[0, C)`` or non-integral are scored
+      as Keras scores them, and counted on the device (no host sync per
+      update). ``compute()`` then warns once (``"warn"``, default), raises
+      ``ValueError`` (``"raise"``), or says nothing (``"ignore"``).
+    * ``warn_pitfalls``: warn once (:class:`KerasPitfallWarning`) when the first
+      batch looks like a common mistake, e.g. one-hot labels fed to a sparse
+      metric. Value checks run on the first batch only.
     """
 
     is_differentiable: ClassVar[bool] = False
@@ -83,34 +101,107 @@ class KerasMeanMetric(Metric):
     _fn: ClassVar[Callable[..., Tensor]]
     total: Tensor
     count: Tensor
+    invalid: Tensor
 
-    def __init__(self, name: str, dtype: Any = None, fn_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        name: str,
+        dtype: Any = None,
+        fn_kwargs: dict[str, Any] | None = None,
+        *,
+        on_invalid: str = "warn",
+        warn_pitfalls: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        if on_invalid not in ON_INVALID:
+            raise ValueError(f"{name}: on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
         super().__init__(**kwargs)
         self.name = name
         self.result_dtype = resolve_dtype(dtype)
+        self.on_invalid = on_invalid
+        self.warn_pitfalls = bool(warn_pitfalls)
         self._fn_kwargs = dict(fn_kwargs or {})
         for key, value in self._fn_kwargs.items():
             setattr(self, key, value)
         # dist_reduce_fx="sum": the synced state is the sum over ranks, exact in float64.
         self.add_state("total", torch.tensor(0.0, dtype=_ACC), dist_reduce_fx="sum")
         self.add_state("count", torch.tensor(0.0, dtype=_ACC), dist_reduce_fx="sum")
+        self.add_state("invalid", torch.tensor(0, dtype=torch.int64), dist_reduce_fx="sum")
+        self._pitfalls_checked = False
+        self._invalid_reported = False
+        self._in_forward = False
 
     # -- torchmetrics spelling ------------------------------------------------
     def update(self, preds: ArrayLike, target: ArrayLike, sample_weight: ArrayLike | None = None) -> None:
         """Accumulate a batch. Every check runs before the state changes."""
-        values = self._per_sample(target, preds)
+        fn, fn_kwargs = self._kernel(target, preds)
+        try:
+            values = fn(target, preds, device=self.device, **fn_kwargs)
+        except ValueError as err:
+            hints = self._pitfalls(fn, fn_kwargs, target, preds, values_too=False)
+            if not hints:
+                raise
+            raise ValueError(f"{err}. Likely cause: {' '.join(hints)}") from None
         total, count = weighted_sums(self.name, values, sample_weight)
+        invalid = None
+        if fn in _SPARSE_LABEL_KERNELS and not fn_kwargs.get("from_sorted_ids"):
+            invalid = invalid_label_count(target, preds, device=self.device)
+        if self.warn_pitfalls and not self._pitfalls_checked:
+            self._warn_pitfalls(fn, fn_kwargs, target, preds)
         self.total += total
         self.count += count
+        if invalid is not None:
+            self.invalid += invalid
 
-    def _per_sample(self, target: ArrayLike, preds: ArrayLike) -> Tensor:
-        """The kernel's per-sample values for this batch (Keras order inside)."""
-        return type(self)._fn(target, preds, device=self.device, **self._fn_kwargs)
+    def _kernel(self, target: ArrayLike, preds: ArrayLike) -> tuple[Callable[..., Tensor], dict[str, Any]]:
+        """The per-sample kernel for this batch and its keyword arguments."""
+        return type(self)._fn, self._fn_kwargs
+
+    def _pitfalls(
+        self, fn: Callable[..., Tensor], fn_kwargs: dict[str, Any], target: ArrayLike, preds: ArrayLike, values_too: bool = True
+    ) -> list[str]:
+        """Messages of the pitfall rules that match this batch (value rules only if ``values_too``)."""
+        try:
+            y_pred = to_tensor(preds, "y_pred", self.name, self.device)
+            y_true = to_tensor(target, "y_true", self.name, self.device)
+        except (TypeError, ValueError):
+            return []
+        return [msg for rule in rules_for(fn.__name__, fn_kwargs, values_too) if (msg := rule(y_true, y_pred))]
+
+    def _warn_pitfalls(self, fn: Callable[..., Tensor], fn_kwargs: dict[str, Any], target: ArrayLike, preds: ArrayLike) -> None:
+        self._pitfalls_checked = True  # value rules read the first batch only: one host sync per metric
+        for message in self._pitfalls(fn, fn_kwargs, target, preds):
+            warnings.warn(f"{self.name} ({type(self).__name__}): {message} (warn_pitfalls=False silences this)", KerasPitfallWarning, stacklevel=4)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Accumulate and return this batch's value (the invalid-label report waits for ``compute()``)."""
+        self._in_forward = True
+        try:
+            return super().forward(*args, **kwargs)
+        finally:
+            self._in_forward = False
 
     def compute(self) -> Tensor:
         """Weighted mean so far; 0.0 when the total weight is 0, like Keras's ``divide_no_nan``."""
+        if self.on_invalid != "ignore" and not self._in_forward:
+            self._report_invalid()
         mean = torch.where(self.count == 0, torch.zeros_like(self.total), self.total / self.count)
         return mean.to(self.result_dtype)
+
+    def _report_invalid(self) -> None:
+        n = int(self.invalid)  # compute() is the one place a host read is expected
+        if n == 0:
+            return
+        message = (
+            f"{self.name} ({type(self).__name__}): {n} label(s) were not integers in [0, num_classes); "
+            "they were scored as Keras scores them (out of range: a miss; non-integral: a miss for argmax, "
+            "truncated toward zero for top-k)"
+        )
+        if self.on_invalid == "raise":
+            raise ValueError(message + ". Pass on_invalid='warn' or 'ignore' to accept them.")
+        if not self._invalid_reported:
+            self._invalid_reported = True
+            warnings.warn(message + ". Pass on_invalid='ignore' to silence or 'raise' to fail.", UserWarning, stacklevel=4)
 
     # -- Keras spelling -------------------------------------------------------
     def update_state(self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None) -> None:

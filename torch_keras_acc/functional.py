@@ -31,6 +31,7 @@ from torch_keras_acc._convert import ArrayLike, to_tensor
 from torch_keras_acc._tf_ops import argmax_last, flush_limit, flush_subnormal, in_top_k, squeeze_or_expand_to_same_rank
 
 __all__ = [
+    "invalid_label_count",
     "accuracy",
     "binary_accuracy",
     "categorical_accuracy",
@@ -233,12 +234,43 @@ def sparse_top_k_categorical_accuracy(
     y_true, y_pred = _inputs(name, y_true, y_pred, device)
     k = _check_k(name, k)
     if not from_sorted_ids:
-        return _top_k(name, y_true.to(torch.int64), y_pred, k)
+        return _top_k(name, _label_index(y_true), y_pred, k)
     _check_batch(name, y_true, y_pred)
     shape = y_true.shape
     ids = y_pred.reshape(-1, y_pred.shape[-1])[:, : max(k, 0)]
     labels = y_true.reshape(-1, 1).to(y_pred.dtype)
     return (labels == ids).any(dim=1).to(_OUT).reshape(shape)
+
+
+def _label_index(labels: Tensor) -> Tensor:
+    """Integer class indices as Keras makes them: float labels truncated toward
+    zero. NaN, inf and values beyond int64 become -1 (out of range, a miss, as
+    TensorFlow's int32 cast makes them); a bare cast would be undefined there."""
+    if labels.is_floating_point():
+        representable = torch.isfinite(labels) & (labels.abs() < 2.0**62)
+        labels = torch.where(representable, labels, torch.full_like(labels, -1))
+    return labels.to(torch.int64)
+
+
+def invalid_label_count(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.device | None = None) -> Tensor:
+    """How many sparse labels are not integers in ``[0, C)`` (C = y_pred's last dim).
+
+    Keras scores such labels without complaint (out of range: a miss; non-integral:
+    a miss for argmax, truncated for top-k); the metrics count them on the device,
+    without a host sync, and report them at ``compute()``.
+
+    Example:
+        >>> invalid_label_count([0, 3, -1, 1.5], [[0.1, 0.2, 0.7]] * 4)
+        tensor(3)
+    """
+    y_true, y_pred = _inputs("invalid_label_count", y_true, y_pred, device)
+    c = y_pred.shape[-1] if y_pred.ndim else 0
+    if y_true.dtype == torch.bool:
+        y_true = y_true.to(torch.uint8)
+    bad = (y_true < 0) | (y_true >= c)
+    if y_true.is_floating_point():
+        bad |= ~torch.isfinite(y_true) | (y_true != torch.trunc(y_true))
+    return bad.sum()
 
 
 def _check_k(name: str, k: int) -> int:

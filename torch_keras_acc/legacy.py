@@ -43,7 +43,7 @@ import torch
 from torch import Tensor
 
 from torch_keras_acc._convert import ArrayLike, to_tensor
-from torch_keras_acc._mean import KerasMeanMetric
+from torch_keras_acc._mean import _SPARSE_LABEL_KERNELS, KerasMeanMetric
 from torch_keras_acc._tf_ops import flush_subnormal
 
 __all__ = [
@@ -107,6 +107,9 @@ def sparse_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device:
     y_true, y_pred = _inputs(name, y_true, y_pred, device)
     labels = y_true.to(torch.float32).amax(dim=-1)
     return _equal(name, labels, _tf_argmax(y_pred).to(torch.float32)).to(torch.float32)
+
+
+_SPARSE_LABEL_KERNELS.add(sparse_categorical_accuracy)
 
 
 class LegacyBinaryAccuracy(KerasMeanMetric):

@@ -34,7 +34,7 @@ Example:
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 from torch import Tensor
 
@@ -159,7 +159,7 @@ class KerasAccuracy(KerasMeanMetric):
         self.variant: type[KerasMeanMetric] | None = None
         self._pending: type[KerasMeanMetric] | None = None
 
-    def _per_sample(self, target: ArrayLike, preds: ArrayLike) -> Tensor:
+    def _kernel(self, target: ArrayLike, preds: ArrayLike) -> tuple[Callable[..., Tensor], dict[str, Any]]:
         chosen = resolve_accuracy(target, preds, self.loss, self.semantics)
         if self.variant is not None and chosen is not self.variant:
             raise ValueError(
@@ -169,7 +169,7 @@ class KerasAccuracy(KerasMeanMetric):
                 "Use one metric per output, or the explicit class."
             )
         self._pending = chosen
-        return chosen._fn(target, preds, device=self.device)
+        return chosen._fn, {}
 
     def update(self, preds: ArrayLike, target: ArrayLike, sample_weight: ArrayLike | None = None) -> None:
         """As every metric's ``update``; the first valid batch fixes the variant."""

@@ -1,0 +1,87 @@
+"""The input mistakes Keras users ask about most, spotted on the first batch.
+
+Each rule returns a sentence (what is wrong, why the number will mislead, what
+to use instead) or None. Shape rules are free; the two value rules look at the
+first batch only, so a metric syncs the host at most once in its life.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from torch import Tensor
+
+
+class KerasPitfallWarning(UserWarning):
+    """Inputs that Keras would score without complaint but almost surely by mistake.
+
+    Silence with ``warn_pitfalls=False`` on the metric, or
+    ``warnings.filterwarnings("ignore", category=KerasPitfallWarning)``.
+    """
+
+
+def _single_column(y_true: Tensor, y_pred: Tensor) -> str | None:
+    if y_pred.ndim >= 1 and y_pred.shape[-1] == 1:
+        return (
+            "y_pred has a single column (shape %s): argmax over one column is always 0, so this measures how often "
+            "the label is class 0. For one sigmoid output use BinaryAccuracy." % (tuple(y_pred.shape),)
+        )
+    return None
+
+
+def _integer_labels_to_categorical(y_true: Tensor, y_pred: Tensor) -> str | None:
+    if y_pred.ndim >= 1 and y_pred.shape[-1] > 1 and (y_true.ndim < y_pred.ndim or y_true.shape[-1] == 1):
+        return (
+            "y_true of shape %s looks like integer class labels, but this metric takes one-hot labels "
+            "(argmax over the label axis). Use the Sparse variant, or one-hot encode y_true." % (tuple(y_true.shape),)
+        )
+    return None
+
+
+def _one_hot_to_sparse(y_true: Tensor, y_pred: Tensor) -> str | None:
+    if y_pred.ndim >= 2 and y_pred.shape[-1] > 1 and tuple(y_true.shape) == tuple(y_pred.shape):
+        return (
+            "y_true has the shape of y_pred %s, like one-hot labels, but this metric takes integer class "
+            "indices. Use the non-sparse variant (CategoricalAccuracy / TopKCategoricalAccuracy)." % (tuple(y_pred.shape),)
+        )
+    return None
+
+
+def _probabilities_to_accuracy(y_true: Tensor, y_pred: Tensor) -> str | None:
+    # Value rule: first batch only (one host sync).
+    if y_pred.is_floating_point() and y_pred.numel() and bool((y_pred != y_pred.round()).any()):
+        return (
+            "Accuracy compares y_true and y_pred for strict equality, and y_pred holds non-integral scores, "
+            "so almost nothing will match. For probabilities use BinaryAccuracy (one column) or "
+            "CategoricalAccuracy / SparseCategoricalAccuracy (one column per class)."
+        )
+    return None
+
+
+def _logits_to_binary(threshold: float) -> Callable[[Tensor, Tensor], str | None]:
+    def rule(y_true: Tensor, y_pred: Tensor) -> str | None:
+        # Value rule: first batch only (one host sync).
+        if threshold > 0 and y_pred.is_floating_point() and y_pred.numel() and bool((y_pred < 0).any()):
+            return (
+                f"y_pred has negative values, so it looks like logits, but BinaryAccuracy applies no sigmoid and "
+                f"compares y_pred > {threshold}. For logits pass threshold=0.0 (the same as sigmoid(logit) > 0.5)."
+            )
+        return None
+
+    return rule
+
+
+def rules_for(kernel: str, fn_kwargs: dict, values_too: bool = True) -> list[Callable[[Tensor, Tensor], str | None]]:
+    """The pitfall rules that apply to a kernel of :mod:`torch_keras_acc.functional`
+    (without ``values_too``, only the shape rules, which never read the data)."""
+    if kernel == "accuracy":
+        return [_probabilities_to_accuracy] if values_too else []
+    if kernel == "binary_accuracy":
+        return [_logits_to_binary(float(fn_kwargs.get("threshold", 0.5)))] if values_too else []
+    if kernel in ("categorical_accuracy", "top_k_categorical_accuracy"):
+        return [_single_column, _integer_labels_to_categorical]
+    if kernel == "sparse_categorical_accuracy":
+        return [_single_column, _one_hot_to_sparse]
+    if kernel == "sparse_top_k_categorical_accuracy" and not fn_kwargs.get("from_sorted_ids"):
+        return [_single_column, _one_hot_to_sparse]
+    return []
