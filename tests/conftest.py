@@ -14,7 +14,7 @@ import torch
 FIXTURES = Path(__file__).parent / "fixtures"
 
 # The generator imports TensorFlow; it is run by hand, never collected.
-collect_ignore = ["fixtures/generate.py", "fixtures/gen_accuracy_string.py"]
+collect_ignore = ["fixtures/generate.py", "fixtures/gen_accuracy_string.py", "fixtures/gen_examples.py"]
 
 TORCH_DTYPES = {
     "float16": torch.float16,

@@ -15,6 +15,7 @@ Example:
 from torch_keras_acc import functional, legacy
 from torch_keras_acc._mean import KerasMeanMetric
 from torch_keras_acc._pitfalls import KerasPitfallWarning
+from torch_keras_acc.explain import AccuracyReport, explain, threshold_sweep
 from torch_keras_acc.legacy import LegacyBinaryAccuracy, LegacyCategoricalAccuracy, LegacySparseCategoricalAccuracy
 from torch_keras_acc.metrics import (
     Accuracy,
@@ -30,6 +31,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Accuracy",
+    "AccuracyReport",
     "BinaryAccuracy",
     "CategoricalAccuracy",
     "KerasAccuracy",
@@ -46,4 +48,6 @@ __all__ = [
     "legacy",
     "loss_kind",
     "resolve_accuracy",
+    "explain",
+    "threshold_sweep",
 ]

@@ -1,0 +1,313 @@
+"""``explain()``: why do my accuracies differ?
+
+Given labels and predictions, report what Keras's ``"accuracy"`` means for
+these shapes (Keras 3 and legacy), the value of every Keras variant that
+applies, what scikit-learn's ``accuracy_score`` and torchmetrics' ``Accuracy``
+report (computed with the real libraries when installed), one line per
+difference saying why, and the common mistakes the inputs show.
+
+Example:
+    >>> import torch_keras_acc as tka
+    >>> report = tka.explain([[1], [0], [1], [0]], [[0.9], [0.6], [0.4], [0.1]])
+    >>> report.keras3["metric"], report.keras3["value"]
+    ('BinaryAccuracy', 0.5)
+    >>> report.to_dict()["variants"]["binary_accuracy(threshold=0.5)"]
+    0.5
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from torch_keras_acc import functional as F
+from torch_keras_acc import legacy
+from torch_keras_acc._convert import ArrayLike, to_tensor
+from torch_keras_acc._mean import KerasMeanMetric
+from torch_keras_acc._pitfalls import rules_for
+from torch_keras_acc.metrics import (
+    Accuracy,
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    SparseCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy,
+    TopKCategoricalAccuracy,
+)
+from torch_keras_acc.resolve import resolve_accuracy
+
+__all__ = ["AccuracyReport", "explain", "threshold_sweep"]
+
+
+@dataclass
+class AccuracyReport:
+    """What :func:`explain` found. ``print(report)`` shows a table; ``to_dict()`` / ``to_json()`` the data."""
+
+    y_true_shape: list[int]
+    y_pred_shape: list[int]
+    problem: str  # "binary", "multiclass", "multilabel"
+    keras3: dict[str, Any]
+    legacy: dict[str, Any]
+    variants: dict[str, float] = field(default_factory=dict)
+    external: dict[str, Any] = field(default_factory=dict)
+    differences: list[str] = field(default_factory=list)
+    mistakes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def __str__(self) -> str:
+        rows = [("Keras 3 'accuracy'", self.keras3["metric"], self.keras3["value"])]
+        rows.append(("Keras <= 2.2 'accuracy'", self.legacy["metric"], self.legacy["value"]))
+        rows += [("Keras variant", name, v) for name, v in self.variants.items()]
+        rows += [("other library", name, v) for name, v in self.external.items()]
+        w0 = max(len(r[0]) for r in rows)
+        w1 = max(len(r[1]) for r in rows)
+        lines = [
+            f"y_true {tuple(self.y_true_shape)}, y_pred {tuple(self.y_pred_shape)}: {self.problem} problem",
+            "",
+            f"{'source':<{w0}}  {'metric':<{w1}}  value",
+            f"{'-' * w0}  {'-' * w1}  ------",
+        ]
+        for src, name, v in rows:
+            lines.append(f"{src:<{w0}}  {name:<{w1}}  {_fmt(v)}")
+        for title, items in (("Why they differ", self.differences), ("Likely mistakes", self.mistakes), ("Notes", self.notes)):
+            if items:
+                lines += ["", f"{title}:"] + [f"- {x}" for x in items]
+        return "\n".join(lines)
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def _value(metric: KerasMeanMetric, y_true: Tensor, y_pred: Tensor, sample_weight: Tensor | None) -> float:
+    metric.update_state(y_true, y_pred, sample_weight)
+    return float(metric.result())
+
+
+def _quiet(cls: type[KerasMeanMetric], **kw: Any) -> KerasMeanMetric:
+    return cls(warn_pitfalls=False, on_invalid="ignore", **kw)
+
+
+def explain(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    loss: Any = None,
+    sample_weight: ArrayLike | None = None,
+    threshold: float = 0.5,
+) -> AccuracyReport:
+    """Explain the accuracies that Keras, scikit-learn and torchmetrics give on these inputs.
+
+    Classes are on the last axis, as in Keras. ``loss`` (a Keras name or a
+    PyTorch loss) only matters for the legacy resolution; ``threshold`` is the
+    binary threshold of the Keras variants.
+    """
+    yt = to_tensor(y_true, "y_true", "explain")
+    yp = to_tensor(y_pred, "y_pred", "explain")
+    sw = None if sample_weight is None else to_tensor(sample_weight, "sample_weight", "explain")
+    if yp.ndim == 0 or yt.ndim == 0:
+        raise ValueError(f"explain: expected arrays with a batch axis, got y_true {tuple(yt.shape)} and y_pred {tuple(yp.shape)}")
+    c = yp.shape[-1]
+    binary_like = yp.ndim == 1 or c == 1
+    same_shape = tuple(yt.shape) == tuple(yp.shape)
+    problem = "binary" if binary_like else ("multilabel" if same_shape and _multi_hot(yt) else "multiclass")
+
+    def resolved(semantics: str) -> dict[str, Any]:
+        cls = resolve_accuracy(yt, yp, loss=loss, semantics=semantics)
+        return {"metric": cls.__name__, "value": _value(_quiet(cls), yt, yp, sw)}
+
+    report = AccuracyReport(list(yt.shape), list(yp.shape), problem, resolved("keras3"), resolved("legacy"))
+    v = report.variants
+    logits = bool(yp.is_floating_point() and yp.numel() and ((yp < 0).any() or (yp > 1).any()))
+    if binary_like or problem == "multilabel":
+        v[f"binary_accuracy(threshold={threshold})"] = _value(_quiet(BinaryAccuracy, threshold=threshold), yt, yp, sw)
+        if logits and threshold != 0.0:
+            v["binary_accuracy(threshold=0.0)"] = _value(_quiet(BinaryAccuracy, threshold=0.0), yt, yp, sw)
+        v["legacy binary_accuracy (round)"] = _value(_quiet(legacy.LegacyBinaryAccuracy), yt, yp, sw)
+    if not binary_like:
+        if same_shape:
+            v["categorical_accuracy"] = _value(_quiet(CategoricalAccuracy), yt, yp, sw)
+            if c > 5:
+                v["top_k_categorical_accuracy(k=5)"] = _value(_quiet(TopKCategoricalAccuracy), yt, yp, sw)
+        else:
+            v["sparse_categorical_accuracy"] = _value(_quiet(SparseCategoricalAccuracy), yt, yp, sw)
+            if c > 5:
+                v["sparse_top_k_categorical_accuracy(k=5)"] = _value(_quiet(SparseTopKCategoricalAccuracy), yt, yp, sw)
+    try:
+        v["accuracy (element-wise equality)"] = _value(_quiet(Accuracy), yt, yp, sw)
+    except ValueError:
+        pass
+
+    _external(report, yt, yp, sw, threshold, logits)
+    _differences(report, loss, logits, threshold)
+    _mistakes(report, yt, yp, threshold)
+    return report
+
+
+def _multi_hot(y: Tensor) -> bool:
+    """Labels of y_pred's shape with some row not exactly one-hot (several or no 1s)."""
+    if not ((y == 0) | (y == 1)).all():
+        return False
+    return bool((y.sum(dim=-1) != 1).any())
+
+
+def _hard_labels(yt: Tensor, yp: Tensor, problem: str, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """What a user hands scikit-learn: class labels from argmax, or thresholded columns."""
+    if problem == "binary":
+        t = yt.reshape(yt.shape[0], -1)[:, 0] if yt.ndim > 1 else yt
+        p = yp.reshape(yp.shape[0], -1)[:, 0] if yp.ndim > 1 else yp
+        return t.numpy().astype(np.int64), (p > threshold).numpy().astype(np.int64)
+    if problem == "multilabel":
+        return yt.numpy().astype(np.int64).reshape(yt.shape[0], -1), (yp > threshold).numpy().astype(np.int64).reshape(yp.shape[0], -1)
+    labels = F._label_index(yt) if yt.ndim < yp.ndim or yt.shape[-1] == 1 else torch.argmax(yt, dim=-1)
+    return labels.reshape(-1).numpy(), torch.argmax(torch.nan_to_num(yp.float(), nan=-np.inf), dim=-1).reshape(-1).numpy()
+
+
+def _external(report: AccuracyReport, yt: Tensor, yp: Tensor, sw: Tensor | None, threshold: float, logits: bool) -> None:
+    ext, notes = report.external, report.notes
+    true_labels, pred_labels = _hard_labels(yt, yp, report.problem, threshold)
+    try:
+        from sklearn.metrics import accuracy_score
+    except ImportError:
+        notes.append("scikit-learn is not installed: accuracy_score skipped (pip install scikit-learn)")
+    else:
+        weight = None
+        if sw is not None and sw.ndim == 1 and sw.shape[0] == yt.shape[0] and yp.ndim <= 2:
+            weight = sw.numpy()
+        elif sw is not None:
+            notes.append("accuracy_score skipped: it takes one weight per sample of a rank-1 or rank-2 problem")
+        if sw is None or weight is not None:
+            ext["sklearn accuracy_score"] = float(accuracy_score(true_labels, pred_labels, sample_weight=weight))
+            if report.problem == "multilabel":
+                notes.append("scikit-learn's accuracy_score on multi-label indicators is subset accuracy: a sample counts only if all its labels are right")
+    try:
+        import torchmetrics
+    except ImportError:  # pragma: no cover - torchmetrics is a dependency
+        return
+    if sw is not None:
+        notes.append("torchmetrics' Accuracy takes no sample weights: its values below ignore them")
+    if report.problem == "binary":
+        p = yp.reshape(yp.shape[0], -1)[:, 0] if yp.ndim > 1 else yp
+        t = torch.as_tensor(true_labels)
+        ext["torchmetrics Accuracy(task='binary')"] = float(torchmetrics.Accuracy(task="binary", threshold=threshold)(p.float(), t))
+    elif report.problem == "multilabel":
+        n = yp.shape[-1]
+        p, t = yp.reshape(-1, n).float(), torch.as_tensor(true_labels).reshape(-1, n)
+        ext["torchmetrics Accuracy(task='multilabel')"] = float(torchmetrics.Accuracy(task="multilabel", num_labels=n, threshold=threshold)(p, t))
+    else:
+        c = yp.shape[-1]
+        p, t = yp.reshape(-1, c).float(), torch.as_tensor(true_labels).reshape(-1)
+        valid = (t >= 0) & (t < c)
+        if not bool(valid.all()):
+            notes.append("torchmetrics rejects labels outside [0, C): they were left out of its values")
+        p, t = p[valid], t[valid]
+        ext["torchmetrics Accuracy(task='multiclass')"] = float(torchmetrics.Accuracy(task="multiclass", num_classes=c)(p, t))
+        ext["torchmetrics MulticlassAccuracy() (macro)"] = float(torchmetrics.classification.MulticlassAccuracy(num_classes=c)(p, t))
+        if yp.ndim > 2:
+            notes.append("torchmetrics expects classes on dim 1; the (N, T, C) scores were flattened to (N*T, C) for it")
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-6 or (a != a and b != b)
+
+
+_LEGACY_MEANING = {
+    "LegacyBinaryAccuracy": "binary accuracy as y_true == round(y_pred), averaged over the last axis",
+    "LegacySparseCategoricalAccuracy": "sparse categorical accuracy",
+    "LegacyCategoricalAccuracy": "categorical accuracy (argmax of one-hot labels)",
+}
+
+
+def _cause(name: str, report: AccuracyReport, logits: bool, threshold: float) -> str:
+    if "macro" in name:
+        return "it averages the accuracy of each class (macro); Keras counts every sample once (micro)"
+    if "task='binary'" in name and logits:
+        return f"torchmetrics applies a sigmoid to scores outside [0, 1] before its threshold; Keras compares the raw values with {threshold}"
+    if "sklearn" in name and report.problem == "multilabel":
+        return "on multi-label indicators scikit-learn counts a sample only if all its labels are right (subset accuracy)"
+    if "multilabel" in name:
+        return "it averages over every label of every sample"
+    if report.keras3["metric"] == "CategoricalAccuracy" and report.problem != "multiclass":
+        return "it thresholds each column, while Keras's 'accuracy' took an argmax here"
+    return "the label handling differs (e.g. NaN scores, ties or out-of-range labels)"
+
+
+def _differences(report: AccuracyReport, loss: Any, logits: bool, threshold: float) -> None:
+    d, k3, lg = report.differences, report.keras3, report.legacy
+    if k3["metric"] != lg["metric"].replace("Legacy", "") or not _close(k3["value"], lg["value"]):
+        d.append(
+            f"Keras 3 resolves 'accuracy' from the shapes to {k3['metric']} ({k3['value']:.4f}); Keras <= 2.2 resolved it "
+            f"from the loss ({'none given' if loss is None else loss}) to {_LEGACY_MEANING[lg['metric']]} ({lg['value']:.4f})"
+            + ("; pass loss= to see the legacy answer for your loss." if loss is None else ".")
+        )
+    if report.problem == "multilabel" and k3["metric"] == "CategoricalAccuracy":
+        d.append(
+            "Multi-label targets: Keras 3's 'accuracy' is CategoricalAccuracy here (argmax over the labels), whatever the "
+            "loss, so it is not the per-label accuracy; BinaryAccuracy is (the famous binary_crossentropy + 'accuracy' question)."
+        )
+    for name, value in report.external.items():
+        if _close(value, k3["value"]):
+            continue
+        same = [v for v, x in report.variants.items() if _close(x, value)]
+        also = f" (it equals Keras's {same[0]})" if same else ""
+        d.append(f"{name} = {value:.4f} vs Keras 'accuracy' {k3['value']:.4f}: {_cause(name, report, logits, threshold)}{also}.")
+
+
+def _mistakes(report: AccuracyReport, yt: Tensor, yp: Tensor, threshold: float) -> None:
+    kernels = {
+        "BinaryAccuracy": ("binary_accuracy", {"threshold": threshold}),
+        "CategoricalAccuracy": ("categorical_accuracy", {}),
+        "SparseCategoricalAccuracy": ("sparse_categorical_accuracy", {}),
+    }
+    name, kw = kernels[report.keras3["metric"]]
+    # The rules of the metric Keras picked, plus keras.metrics.Accuracy's, which people
+    # reach for when they read "accuracy".
+    extra = rules_for("accuracy", {}) if "accuracy (element-wise equality)" in report.variants else []
+    for rule in rules_for(name, kw) + extra:
+        msg = rule(yt, yp)
+        if msg:
+            report.mistakes.append(msg)
+    if report.keras3["metric"] == "CategoricalAccuracy" and yp.ndim == 1:
+        report.mistakes.append(
+            "y_pred has rank 1, so Keras's 'accuracy' takes the whole batch as one row of class scores "
+            "(categorical accuracy over the batch axis). Reshape y_pred and y_true to (N, 1) for binary accuracy."
+        )
+    if report.keras3["metric"] == "SparseCategoricalAccuracy":
+        bad = int(F.invalid_label_count(yt, yp))
+        if bad:
+            report.mistakes.append(f"{bad} label(s) are not integers in [0, {yp.shape[-1]}): Keras scores them as misses.")
+
+
+def threshold_sweep(
+    y_true: ArrayLike, y_pred: ArrayLike, thresholds: Any = None, sample_weight: ArrayLike | None = None
+) -> list[tuple[float, float]]:
+    """Binary accuracy (Keras's ``y_pred > t``) for each threshold ``t``.
+
+    Defaults to 0.0, 0.05, ..., 1.0, extended to cover logits when y_pred leaves [0, 1].
+
+    Example:
+        >>> threshold_sweep([1, 0, 1], [0.7, 0.4, 0.2], thresholds=[0.1, 0.5])
+        [(0.1, 0.6666666865348816), (0.5, 0.6666666865348816)]
+    """
+    yp = to_tensor(y_pred, "y_pred", "threshold_sweep")
+    if thresholds is None:
+        lo, hi = min(0.0, float(yp.min())) if yp.numel() else 0.0, max(1.0, float(yp.max())) if yp.numel() else 1.0
+        # always include 0.0 (logits) and 0.5 (probabilities), Keras's two usual thresholds
+        thresholds = sorted(set(np.round(np.linspace(lo, hi, 21), 4).tolist()) | {0.0, 0.5})
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for t in thresholds:
+            m = _quiet(BinaryAccuracy, threshold=float(t))
+            out.append((float(t), _value(m, to_tensor(y_true, "y_true", "threshold_sweep"), yp, None if sample_weight is None else to_tensor(sample_weight, "sample_weight", "threshold_sweep"))))
+    return out
