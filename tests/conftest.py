@@ -11,10 +11,22 @@ import numpy as np
 import pytest
 import torch
 
+import torch_keras_acc as tka
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 # The generator imports TensorFlow; it is run by hand, never collected.
 collect_ignore = ["fixtures/generate.py", "fixtures/gen_accuracy_string.py", "fixtures/gen_examples.py"]
+
+# Keras's function name -> our class, for the six metrics.
+CLASSES = {
+    "accuracy": tka.Accuracy,
+    "binary_accuracy": tka.BinaryAccuracy,
+    "categorical_accuracy": tka.CategoricalAccuracy,
+    "sparse_categorical_accuracy": tka.SparseCategoricalAccuracy,
+    "top_k_categorical_accuracy": tka.TopKCategoricalAccuracy,
+    "sparse_top_k_categorical_accuracy": tka.SparseTopKCategoricalAccuracy,
+}
 
 TORCH_DTYPES = {
     "float16": torch.float16,

@@ -17,16 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import torch_keras_acc as tka
-from tests.conftest import assert_value, cases, to_torch
+from tests.conftest import CLASSES, assert_value, cases, to_torch
 
-ALL = [
-    tka.Accuracy,
-    tka.BinaryAccuracy,
-    tka.CategoricalAccuracy,
-    tka.SparseCategoricalAccuracy,
-    tka.TopKCategoricalAccuracy,
-    tka.SparseTopKCategoricalAccuracy,
-]
+ALL = list(CLASSES.values())
 
 
 def quiet(cls, **kw):

@@ -14,24 +14,10 @@ import pytest
 import torch
 
 import torch_keras_acc as tka
-from tests.conftest import assert_value, cases, to_torch
+from tests.conftest import CLASSES, assert_value, cases, to_torch
 
-ALL_CLASSES = [
-    tka.Accuracy,
-    tka.BinaryAccuracy,
-    tka.CategoricalAccuracy,
-    tka.SparseCategoricalAccuracy,
-    tka.TopKCategoricalAccuracy,
-    tka.SparseTopKCategoricalAccuracy,
-]
-KERAS_NAMES = {
-    tka.Accuracy: "accuracy",
-    tka.BinaryAccuracy: "binary_accuracy",
-    tka.CategoricalAccuracy: "categorical_accuracy",
-    tka.SparseCategoricalAccuracy: "sparse_categorical_accuracy",
-    tka.TopKCategoricalAccuracy: "top_k_categorical_accuracy",
-    tka.SparseTopKCategoricalAccuracy: "sparse_top_k_categorical_accuracy",
-}
+ALL_CLASSES = list(CLASSES.values())
+KERAS_NAMES = {cls: name for name, cls in CLASSES.items()}
 
 
 @pytest.mark.parametrize("cls", ALL_CLASSES)

@@ -14,16 +14,8 @@ import torch
 
 import torch_keras_acc as tka
 from torch_keras_acc import functional as F
-from tests.conftest import assert_value, case_params, cases, expected_for, parity, to_torch
+from tests.conftest import CLASSES, assert_value, case_params, cases, expected_for, parity, to_torch
 
-CLASSES = {
-    "accuracy": tka.Accuracy,
-    "binary_accuracy": tka.BinaryAccuracy,
-    "categorical_accuracy": tka.CategoricalAccuracy,
-    "sparse_categorical_accuracy": tka.SparseCategoricalAccuracy,
-    "top_k_categorical_accuracy": tka.TopKCategoricalAccuracy,
-    "sparse_top_k_categorical_accuracy": tka.SparseTopKCategoricalAccuracy,
-}
 ALL = parity()["cases"]
 BAD_INPUT = (ValueError, TypeError)
 

@@ -44,10 +44,7 @@ def weighted_sums(name: str, values: Tensor, sample_weight: ArrayLike | None) ->
         n = values.shape[0] if values.ndim else 1
         return values.sum(), torch.tensor(float(n), dtype=_ACC, device=values.device)
 
-    w = to_tensor(sample_weight, "sample_weight", name, values.device)
-    if w.dtype == torch.bool or not w.is_floating_point():
-        w = w.to(_ACC)
-    w = w.to(_ACC)
+    w = to_tensor(sample_weight, "sample_weight", name, values.device).to(_ACC)
     v_shape, w_shape = tuple(values.shape), tuple(w.shape)
     values, w = squeeze_or_expand_to_same_rank(values, w)
     w_ndim = w.ndim
