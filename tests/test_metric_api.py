@@ -121,3 +121,22 @@ def test_kwargs_attributes_and_torchmetrics_options():
 
 def test_numpy_integer_k():
     assert tka.TopKCategoricalAccuracy(k=np.int64(2)).k == 2
+
+
+def test_merge_state_refuses_another_configuration():
+    a, b = tka.TopKCategoricalAccuracy(k=1), tka.TopKCategoricalAccuracy(k=5)
+    with pytest.raises(ValueError, match="cannot merge"):
+        a.merge_state(b)
+    with pytest.raises(ValueError, match="another kind or configuration"):
+        a.merge_state({"total": torch.tensor(1.0), "count": torch.tensor(2.0), "kernel": b.kernel})
+    a.merge_state(tka.TopKCategoricalAccuracy(k=1, name="other_name"))  # the name does not matter
+
+
+def test_dtype_casts_never_reach_the_accumulators():
+    m = tka.SparseCategoricalAccuracy()
+    m.update(torch.rand(4, 3), torch.tensor([0, 1, 2, 0]))
+    for cast in (lambda x: x.to(torch.float16), lambda x: x.half(), lambda x: x.to(torch.bfloat16), lambda x: x.double()):
+        cast(m)
+        assert m.total.dtype == m.count.dtype == torch.float64 and m.invalid.dtype == m.kernel.dtype == torch.int64
+    m.set_dtype(torch.float32)  # the explicit opt-in still works
+    assert m.total.dtype == torch.float32

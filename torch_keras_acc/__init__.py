@@ -12,7 +12,7 @@ Example:
     tensor(0.7500)
 """
 
-from torch_keras_acc import functional, legacy
+from torch_keras_acc import distributed, functional, legacy
 from torch_keras_acc._mean import KerasMeanMetric
 from torch_keras_acc._pitfalls import KerasPitfallWarning
 from torch_keras_acc.explain import AccuracyReport, explain, threshold_sweep
@@ -43,6 +43,7 @@ __all__ = [
     "SparseCategoricalAccuracy",
     "SparseTopKCategoricalAccuracy",
     "TopKCategoricalAccuracy",
+    "distributed",
     "functional",
     "get",
     "legacy",

@@ -12,7 +12,8 @@ stops growing at 2**24 samples), so results stay exact on any dataset size
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, ClassVar
+import zlib
+from typing import Any, Callable, ClassVar, Sequence
 
 import torch
 from torch import Tensor
@@ -24,6 +25,13 @@ from torch_keras_acc._tf_ops import squeeze_or_expand_to_same_rank
 from torch_keras_acc.functional import invalid_label_count, sparse_categorical_accuracy, sparse_top_k_categorical_accuracy
 
 _ACC = torch.float64  # accumulator dtype
+_EXACT_STATES = ("total", "count")  # float64, never cast by .to(dtype) / .half()
+_INT_STATES = ("invalid", "kernel")
+
+
+def _acc_dtype(device: torch.device) -> torch.dtype:
+    """float64, except on Apple's MPS, which has none: float32 there (exact up to 2**24 samples)."""
+    return torch.float32 if device.type == "mps" else _ACC
 # Kernels whose y_true holds class indices (legacy.py registers its own).
 _SPARSE_LABEL_KERNELS: set = {sparse_categorical_accuracy, sparse_top_k_categorical_accuracy}
 
@@ -37,14 +45,15 @@ def weighted_sums(name: str, values: Tensor, sample_weight: ArrayLike | None) ->
     ``count`` grows by the weights (averaged over their own trailing axes).
     A scalar weight ``w`` makes the whole batch count as ``w``, as in Keras.
     """
-    values = values.to(_ACC)
+    acc = _acc_dtype(values.device)
+    values = values.to(acc)
     if sample_weight is None:
         if values.ndim > 1:
             values = values.mean(dim=tuple(range(1, values.ndim)))
         n = values.shape[0] if values.ndim else 1
-        return values.sum(), torch.tensor(float(n), dtype=_ACC, device=values.device)
+        return values.sum(), torch.tensor(float(n), dtype=acc, device=values.device)
 
-    w = to_tensor(sample_weight, "sample_weight", name, values.device).to(_ACC)
+    w = to_tensor(sample_weight, "sample_weight", name, values.device).to(acc)
     v_shape, w_shape = tuple(values.shape), tuple(w.shape)
     values, w = squeeze_or_expand_to_same_rank(values, w)
     w_ndim = w.ndim
@@ -124,9 +133,17 @@ class KerasMeanMetric(Metric):
         self.add_state("total", torch.tensor(0.0, dtype=_ACC), dist_reduce_fx="sum")
         self.add_state("count", torch.tensor(0.0, dtype=_ACC), dist_reduce_fx="sum")
         self.add_state("invalid", torch.tensor(0, dtype=torch.int64), dist_reduce_fx="sum")
+        # A constant naming the kernel and its arguments. MetricCollection's compute
+        # groups merge metrics whose states are equal after the first batch; with this
+        # state, two different metrics of ours never look equal.
+        self.add_state("kernel", torch.tensor(self._kernel_id(), dtype=torch.int64), dist_reduce_fx="max")
         self._pitfalls_checked = False
         self._invalid_reported = False
         self._in_forward = False
+
+    def _kernel_id(self) -> int:
+        signature = repr((type(self).__name__, sorted(self._fn_kwargs.items()), getattr(self, "semantics", None)))
+        return zlib.crc32(signature.encode()) & 0x7FFFFFFF
 
     # -- torchmetrics spelling ------------------------------------------------
     def update(self, preds: ArrayLike, target: ArrayLike, sample_weight: ArrayLike | None = None) -> None:
@@ -195,10 +212,47 @@ class KerasMeanMetric(Metric):
             "truncated toward zero for top-k)"
         )
         if self.on_invalid == "raise":
+            if self._is_synced:  # torchmetrics' sync context has no `finally`: leave it unsynced
+                self.unsync()
             raise ValueError(message + ". Pass on_invalid='warn' or 'ignore' to accept them.")
         if not self._invalid_reported:
             self._invalid_reported = True
             warnings.warn(message + ". Pass on_invalid='ignore' to silence or 'raise' to fail.", UserWarning, stacklevel=4)
+
+    def _apply(self, fn: Callable, exclude_state: Sequence[str] = ()) -> KerasMeanMetric:
+        """Device moves reach every state; dtype casts never reach the accumulators.
+
+        torchmetrics guards ``.half()``/``.double()`` but not ``Module.to(dtype)``, which
+        Lightning's ``precision="16-true"`` uses. ``set_dtype()`` stays the explicit opt-in.
+        """
+        if self._dtype_convert:
+            return super()._apply(fn, exclude_state)
+        this = super()._apply(fn, exclude_state=(*exclude_state, *_EXACT_STATES, *_INT_STATES))
+        device = this.device
+        if device.type == "mps" and this.total.dtype == _ACC:
+            warnings.warn(f"{this.name}: MPS has no float64; accumulating in float32 there (counts exact up to 2**24 samples)", UserWarning, stacklevel=3)
+        for key in (*_EXACT_STATES, *_INT_STATES):
+            dtype = _acc_dtype(device) if key in _EXACT_STATES else torch.int64
+            this._defaults[key] = this._defaults[key].to(device=device, dtype=dtype)
+            setattr(this, key, getattr(this, key).to(device=device, dtype=dtype))
+        return this
+
+    def merge_state(self, incoming_state: dict[str, Any] | Metric) -> None:
+        """torchmetrics' ``merge_state``, refusing a metric of another configuration (e.g. another k)."""
+        if type(incoming_state) is type(self):  # another class: torchmetrics' own error
+            mine, theirs = self._merge_key(), incoming_state._merge_key()
+            if mine != theirs:
+                raise ValueError(f"{self.name}: cannot merge a metric configured as {theirs} into one configured as {mine}")
+        elif isinstance(incoming_state, dict):
+            kernel = incoming_state.get("kernel", self.kernel)
+            if not torch.equal(torch.as_tensor(kernel).to(self.kernel.device), self.kernel):
+                raise ValueError(f"{self.name}: the incoming state comes from a metric of another kind or configuration")
+            incoming_state = {**incoming_state, "kernel": self.kernel}  # a bare {total, count} dict is fine
+        super().merge_state(incoming_state)
+
+    def _merge_key(self) -> tuple:
+        config = {k: v for k, v in self.get_config().items() if k not in ("name", "dtype")}
+        return type(self).__name__, sorted(config.items())
 
     # -- Keras spelling -------------------------------------------------------
     def update_state(self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None) -> None:
