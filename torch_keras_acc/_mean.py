@@ -11,6 +11,7 @@ stops growing at 2**24 samples), so results stay exact on any dataset size
 
 from __future__ import annotations
 
+import functools
 import warnings
 import zlib
 from typing import Any, Callable, ClassVar, Sequence
@@ -22,7 +23,7 @@ from torchmetrics import Metric
 from torch_keras_acc._convert import ArrayLike, dtype_name, resolve_dtype, to_tensor
 from torch_keras_acc._pitfalls import KerasPitfallWarning, rules_for
 from torch_keras_acc._tf_ops import squeeze_or_expand_to_same_rank
-from torch_keras_acc.functional import invalid_label_count, sparse_categorical_accuracy, sparse_top_k_categorical_accuracy
+from torch_keras_acc.functional import _invalid_count, sparse_categorical_accuracy, sparse_top_k_categorical_accuracy
 
 _ACC = torch.float64  # accumulator dtype
 _EXACT_STATES = ("total", "count")  # float64, never cast by .to(dtype) / .half()
@@ -32,11 +33,13 @@ _INT_STATES = ("invalid", "kernel")
 def _acc_dtype(device: torch.device) -> torch.dtype:
     """float64, except on Apple's MPS, which has none: float32 there (exact up to 2**24 samples)."""
     return torch.float32 if device.type == "mps" else _ACC
+
+
 # Kernels whose y_true holds class indices (legacy.py registers its own).
 _SPARSE_LABEL_KERNELS: set = {sparse_categorical_accuracy, sparse_top_k_categorical_accuracy}
 
 
-def weighted_sums(name: str, values: Tensor, sample_weight: ArrayLike | None) -> tuple[Tensor, Tensor]:
+def weighted_sums(name: str, values: Tensor, sample_weight: ArrayLike | None) -> tuple[Tensor, Tensor | float]:
     """This batch's ``(total, count)`` under Keras's ``reduce_to_samplewise_values``.
 
     Each sample weighs the same, not each element: values are averaged over
@@ -44,15 +47,17 @@ def weighted_sums(name: str, values: Tensor, sample_weight: ArrayLike | None) ->
     averaged down to the weights' rank, weights broadcast to the values, and
     ``count`` grows by the weights (averaged over their own trailing axes).
     A scalar weight ``w`` makes the whole batch count as ``w``, as in Keras.
+    Unweighted, ``count`` is a Python number: the batch size is known on the
+    host, so it costs no tensor and no device work.
     """
     acc = _acc_dtype(values.device)
-    values = values.to(acc)
     if sample_weight is None:
-        if values.ndim > 1:
-            values = values.mean(dim=tuple(range(1, values.ndim)))
         n = values.shape[0] if values.ndim else 1
-        return values.sum(), torch.tensor(float(n), dtype=acc, device=values.device)
+        if values.ndim > 1:
+            return values.to(acc).mean(dim=tuple(range(1, values.ndim))).sum(), float(n)
+        return values.sum(dtype=acc), float(n)
 
+    values = values.to(acc)
     w = to_tensor(sample_weight, "sample_weight", name, values.device).to(acc)
     v_shape, w_shape = tuple(values.shape), tuple(w.shape)
     values, w = squeeze_or_expand_to_same_rank(values, w)
@@ -75,6 +80,13 @@ def weighted_sums(name: str, values: Tensor, sample_weight: ArrayLike | None) ->
 
 
 ON_INVALID = ("warn", "raise", "ignore")
+
+
+def _ratio(total: Tensor, count: Tensor | float) -> Tensor:
+    """``total / count``, 0.0 where ``count`` is 0: Keras's ``divide_no_nan``."""
+    if not isinstance(count, Tensor):
+        return total / count if count != 0 else torch.zeros_like(total)
+    return torch.where(count == 0, torch.zeros_like(total), total / count)
 
 
 class KerasMeanMetric(Metric):
@@ -145,9 +157,31 @@ class KerasMeanMetric(Metric):
         signature = repr((type(self).__name__, sorted(self._fn_kwargs.items()), getattr(self, "semantics", None)))
         return zlib.crc32(signature.encode()) & 0x7FFFFFFF
 
+    def _wrap_update(self, update: Callable) -> Callable:
+        """torchmetrics' bookkeeping around ``update``, without its per-step costs.
+
+        The same ``_computed`` / ``_update_count`` bookkeeping, written to the
+        instance dict (``nn.Module.__setattr__`` costs microseconds a call), and
+        no grad-mode context: inputs are detached on the way in, so no graph
+        can form. This matters for small batches, where overhead is the cost.
+        """
+
+        @functools.wraps(update)
+        def wrapped(*args: Any, **kwargs: Any) -> None:
+            d = self.__dict__
+            d["_computed"] = None
+            d["_update_count"] += 1
+            update(*args, **kwargs)
+
+        return wrapped
+
     # -- torchmetrics spelling ------------------------------------------------
     def update(self, preds: ArrayLike, target: ArrayLike, sample_weight: ArrayLike | None = None) -> None:
         """Accumulate a batch. Every check runs before the state changes."""
+        self._accumulate(preds, target, sample_weight)
+
+    def _accumulate(self, preds: ArrayLike, target: ArrayLike, sample_weight: ArrayLike | None) -> tuple[Tensor, Tensor | float]:
+        """Add a batch to the state; return the batch's own ``(total, count)``."""
         fn, fn_kwargs = self._kernel(target, preds)
         try:
             values = fn(target, preds, device=self.device, **fn_kwargs)
@@ -159,13 +193,16 @@ class KerasMeanMetric(Metric):
         total, count = weighted_sums(self.name, values, sample_weight)
         invalid = None
         if fn in _SPARSE_LABEL_KERNELS and not fn_kwargs.get("from_sorted_ids"):
-            invalid = invalid_label_count(target, preds, device=self.device)
+            y_pred = to_tensor(preds, "y_pred", self.name, self.device)
+            invalid = _invalid_count(to_tensor(target, "y_true", self.name, self.device), y_pred.shape[-1])
         if self.warn_pitfalls and not self._pitfalls_checked:
             self._warn_pitfalls(fn, fn_kwargs, target, preds)
-        self.total += total
-        self.count += count
+        # In place: no module __setattr__ per step (torchmetrics' reset() installs fresh tensors).
+        self.total.add_(total)
+        self.count.add_(count)
         if invalid is not None:
-            self.invalid += invalid
+            self.invalid.add_(invalid)
+        return total, count
 
     def _kernel(self, target: ArrayLike, preds: ArrayLike) -> tuple[Callable[..., Tensor], dict[str, Any]]:
         """The per-sample kernel for this batch and its keyword arguments."""
@@ -187,11 +224,24 @@ class KerasMeanMetric(Metric):
         for message in self._pitfalls(fn, fn_kwargs, target, preds):
             warnings.warn(f"{self.name} ({type(self).__name__}): {message} (warn_pitfalls=False silences this)", KerasPitfallWarning, stacklevel=4)
 
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
-        """Accumulate and return this batch's value (the invalid-label report waits for ``compute()``)."""
+    def forward(self, preds: ArrayLike, target: ArrayLike, sample_weight: ArrayLike | None = None) -> Tensor:
+        """Accumulate the batch and return its own value, in one pass.
+
+        torchmetrics' generic ``forward`` saves the state, resets, updates,
+        computes and merges back; for a weighted mean the batch's ``(total,
+        count)`` already give both. With ``dist_sync_on_step=True`` the generic
+        path runs, since the batch value must then be synced.
+        """
         self._in_forward = True
         try:
-            return super().forward(*args, **kwargs)
+            if self.dist_sync_on_step:
+                return super().forward(preds, target, sample_weight)
+            d = self.__dict__  # the bookkeeping of the wrapped update (see _wrap_update)
+            d["_computed"] = None
+            d["_update_count"] += 1
+            total, count = self._accumulate(preds, target, sample_weight)
+            self._forward_cache = _ratio(total, count).to(self.result_dtype)
+            return self._forward_cache
         finally:
             self._in_forward = False
 
@@ -199,8 +249,7 @@ class KerasMeanMetric(Metric):
         """Weighted mean so far; 0.0 when the total weight is 0, like Keras's ``divide_no_nan``."""
         if self.on_invalid != "ignore" and not self._in_forward:
             self._report_invalid()
-        mean = torch.where(self.count == 0, torch.zeros_like(self.total), self.total / self.count)
-        return mean.to(self.result_dtype)
+        return _ratio(self.total, self.count).to(self.result_dtype)
 
     def _report_invalid(self) -> None:
         n = int(self.invalid)  # compute() is the one place a host read is expected

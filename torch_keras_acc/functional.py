@@ -52,13 +52,12 @@ def _inputs(name: str, y_true: ArrayLike, y_pred: ArrayLike, device: torch.devic
 def _equal(name: str, a: Tensor, b: Tensor, what: str) -> Tensor:
     """Element-wise ``a == b`` with NumPy broadcasting, or a ValueError naming the shapes."""
     try:
-        torch.broadcast_shapes(a.shape, b.shape)
+        return a == b  # PyTorch checks broadcastability itself; no separate (slow) check
     except RuntimeError:
         raise ValueError(
             f"{name}: {what} of shape {tuple(a.shape)} and {tuple(b.shape)} cannot be compared; "
             "expected the same batch shape (Keras also rejects these)"
         ) from None
-    return a == b
 
 
 def _check_batch(name: str, y_true: Tensor, y_pred: Tensor) -> None:
@@ -264,12 +263,17 @@ def invalid_label_count(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.d
         tensor(3)
     """
     y_true, y_pred = _inputs("invalid_label_count", y_true, y_pred, device)
-    c = y_pred.shape[-1] if y_pred.ndim else 0
-    if y_true.dtype == torch.bool:
-        y_true = y_true.to(torch.uint8)
-    bad = (y_true < 0) | (y_true >= c)
-    if y_true.is_floating_point():
-        bad |= ~torch.isfinite(y_true) | (y_true != torch.trunc(y_true))
+    return _invalid_count(y_true, y_pred.shape[-1] if y_pred.ndim else 0)
+
+
+def _invalid_count(labels: Tensor, num_classes: int) -> Tensor:
+    if labels.dtype == torch.bool:
+        labels = labels.to(torch.uint8)
+    bad = labels >= num_classes
+    if labels.is_signed():
+        bad |= labels < 0
+    if labels.is_floating_point():
+        bad |= ~torch.isfinite(labels) | (labels != torch.trunc(labels))
     return bad.sum()
 
 

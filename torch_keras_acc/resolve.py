@@ -171,12 +171,12 @@ class KerasAccuracy(KerasMeanMetric):
         self._pending = chosen
         return chosen._fn, {}
 
-    def update(self, preds: ArrayLike, target: ArrayLike, sample_weight: ArrayLike | None = None) -> None:
-        """As every metric's ``update``; the first valid batch fixes the variant."""
-        super().update(preds, target, sample_weight)
-        if self.variant is None:  # only once the batch is known to be valid
+    def _accumulate(self, preds: ArrayLike, target: ArrayLike, sample_weight: ArrayLike | None) -> tuple[Tensor, Tensor | float]:
+        out = super()._accumulate(preds, target, sample_weight)
+        if self.variant is None:  # only once the first batch is known to be valid
             self.variant = self._pending
             self._warn_if_loss_disagrees(self.variant)
+        return out
 
     def _warn_if_loss_disagrees(self, chosen: type[KerasMeanMetric]) -> None:
         kind = loss_kind(self.loss)
