@@ -140,3 +140,15 @@ def test_dtype_casts_never_reach_the_accumulators():
         assert m.total.dtype == m.count.dtype == torch.float64 and m.invalid.dtype == m.kernel.dtype == torch.int64
     m.set_dtype(torch.float32)  # the explicit opt-in still works
     assert m.total.dtype == torch.float32
+
+
+def test_forward_refuses_a_synced_state():
+    from torchmetrics.utilities.exceptions import TorchMetricsUserError
+
+    m = tka.SparseCategoricalAccuracy()
+    m.update(torch.rand(4, 3), torch.tensor([0, 1, 2, 0]))
+    m.sync(dist_sync_fn=lambda x, group=None: [x, x], distributed_available=lambda: True)
+    with pytest.raises(TorchMetricsUserError, match="synced"):
+        m(torch.rand(2, 3), torch.tensor([0, 1]))
+    m.unsync()
+    assert float(m.count) == 4

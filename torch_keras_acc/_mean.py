@@ -19,6 +19,7 @@ from typing import Any, Callable, ClassVar, Sequence
 import torch
 from torch import Tensor
 from torchmetrics import Metric
+from torchmetrics.utilities.exceptions import TorchMetricsUserError
 
 from torch_keras_acc._convert import ArrayLike, dtype_name, resolve_dtype, to_tensor
 from torch_keras_acc._pitfalls import KerasPitfallWarning, rules_for
@@ -39,6 +40,18 @@ def _acc_dtype(device: torch.device) -> torch.dtype:
 _SPARSE_LABEL_KERNELS: set = {sparse_categorical_accuracy, sparse_top_k_categorical_accuracy}
 
 
+_SUM_CHUNK = 1 << 18
+
+
+def _exact_sum(values: Tensor, acc: torch.dtype) -> Tensor:
+    """``values.sum(dtype=acc)``, in chunks on large inputs: one casting reduction over
+    millions of CPU elements allocates (and page-faults) a fresh buffer on every call."""
+    flat = values.reshape(-1)
+    if flat.numel() <= _SUM_CHUNK:
+        return flat.sum(dtype=acc)
+    return torch.stack([chunk.sum(dtype=acc) for chunk in flat.split(_SUM_CHUNK)]).sum()
+
+
 def weighted_sums(name: str, values: Tensor, sample_weight: ArrayLike | None) -> tuple[Tensor, Tensor | float]:
     """This batch's ``(total, count)`` under Keras's ``reduce_to_samplewise_values``.
 
@@ -55,7 +68,7 @@ def weighted_sums(name: str, values: Tensor, sample_weight: ArrayLike | None) ->
         n = values.shape[0] if values.ndim else 1
         if values.ndim > 1:
             return values.to(acc).mean(dim=tuple(range(1, values.ndim))).sum(), float(n)
-        return values.sum(dtype=acc), float(n)
+        return _exact_sum(values, acc), float(n)
 
     values = values.to(acc)
     w = to_tensor(sample_weight, "sample_weight", name, values.device).to(acc)
@@ -232,6 +245,10 @@ class KerasMeanMetric(Metric):
         count)`` already give both. With ``dist_sync_on_step=True`` the generic
         path runs, since the batch value must then be synced.
         """
+        if self._is_synced:  # torchmetrics' own guard: a synced state holds every rank's sums
+            raise TorchMetricsUserError(
+                "The Metric shouldn't be synced when performing ``forward``. HINT: Did you forget to call ``unsync`` ?."
+            )
         self._in_forward = True
         try:
             if self.dist_sync_on_step:

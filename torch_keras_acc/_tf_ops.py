@@ -32,11 +32,12 @@ a path per call; all paths return bit-identical results (tests/test_fast_paths.p
   rows where TensorFlow's rules can change the answer. On the CPU, testing
   whether such rows exist is a memory read, not a device sync.
 * CUDA: eager PyTorch cannot apply the rules and reduce in one pass, and a
-  data-dependent branch would sync the host, so the reference runs compiled by
-  inductor: one fused reduction kernel, one read of the scores, no N x C
-  temporary. If compiling is unavailable or fails (or the environment sets
-  ``TORCH_KERAS_ACC_COMPILE_CUDA=0``), the eager reference runs instead.
-  Not measured yet: no GPU was available when this was written.
+  data-dependent branch would sync the host. With
+  ``TORCH_KERAS_ACC_COMPILE_CUDA=1`` the reference runs compiled by inductor:
+  one fused reduction kernel, one read of the scores, no N x C temporary (and
+  the eager reference if compiling fails). It is opt-in until it has been
+  measured on a GPU; by default CUDA runs the eager reference (exact, no host
+  sync, a few passes over the scores).
 """
 
 from __future__ import annotations
@@ -68,8 +69,18 @@ _CPU_CHUNK_ELEMENTS = 1 << 18
 # The CPU top-k sums 1.0s in float32 (or float64): counts are exact up to here.
 _MAX_FLOAT32_COUNT = 1 << 24
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
+# Below this many scores, argmax_last's per-call overhead matters more than its passes.
+_SMALL_ELEMENTS = 1 << 10
 
-_COMPILE_CUDA = os.environ.get("TORCH_KERAS_ACC_COMPILE_CUDA", "1") != "0"
+# Per float dtype: the dtype argmax compares in, and its smallest normal number (cached: finfo costs per call).
+_WIDE_TINY = {
+    dtype: (wide, torch.finfo(wide).tiny)
+    for dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+    for wide in [torch.promote_types(dtype, torch.float32)]
+}
+
+# Opt-in: never yet run on a GPU (no device was lent when it was written).
+_COMPILE_CUDA = os.environ.get("TORCH_KERAS_ACC_COMPILE_CUDA", "0") == "1"
 _compiled: dict[Callable[..., Tensor], Callable[..., Tensor]] = {}
 
 
@@ -120,7 +131,7 @@ def _largest_subnormal(dtype: torch.dtype) -> float:
 def _cpu_fast_path(x: Tensor) -> bool:
     """Whether the data-dependent CPU path may run: eager, a plain (non-traced)
     CPU tensor with a class axis and at least one element."""
-    return type(x) is Tensor and x.device.type == "cpu" and x.ndim > 0 and x.numel() > 0 and not _is_compiling()
+    return type(x) is Tensor and x.is_cpu and x.ndim > 0 and x.numel() > 0 and not _is_compiling()
 
 
 def _cuda_fused(fn: Callable[..., Tensor], *args: object) -> Tensor:
@@ -185,24 +196,33 @@ def _argmax_last_reference(x: Tensor) -> Tensor:
 def _argmax_last_cpu(x: Tensor) -> Tensor:
     """:func:`argmax_last` on the CPU: one ``max`` pass, the reference on suspect rows only.
 
-    The rules (NaN to -inf, subnormals flushed, -0.0 to -tiny) map every value v
-    with ``|v| >= tiny`` to itself and every other value below ``tiny`` in
-    magnitude, monotonically. So in a row whose maximum is such a v, the first
-    index of the maximum is TensorFlow's answer. A row holding a NaN (``max``
-    propagates it) or whose maximum is zero or subnormal is rare, and recomputed.
+    TensorFlow's rules (subnormals flushed, -0.0 to -tiny, NaN to -inf) keep every
+    value v with ``|v| >= tiny`` and never reorder two values. So in a row without
+    NaN whose maximum m has ``|m| >= tiny``, TensorFlow's answer is the first index
+    of m, which is torch's. Rows holding a NaN (``max`` propagates it) or whose
+    maximum lies in (-tiny, tiny) are rare; the reference recomputes them.
     """
     if x.dtype == torch.bool:
         x = x.view(torch.uint8)
     if not x.is_floating_point():
         # No NaN, signed zero or subnormal; max() beats argmax() ~2x on CPU, same first index.
         return x.max(dim=-1).indices
-    rows = x.reshape(-1, x.shape[-1])
-    values, index = _row_max(rows)
-    tiny = torch.finfo(values.dtype).tiny
-    if not float(values.abs().min()) >= tiny:  # NaN fails this test too
+    if x.dtype not in _WIDE_TINY:  # e.g. float8: rare, and slow anyway
+        return _argmax_last_reference(x)
+    rows = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+    wide, tiny = _WIDE_TINY[x.dtype]  # TensorFlow's rules are judged in the wider of float32 and x's dtype
+    if rows.numel() <= _SMALL_ELEMENTS:
+        # Two light reductions cost less per call than max()'s (value, index) pair.
+        values, index = rows.amax(dim=1), rows.argmax(dim=1)
+        if values.dtype != wide:
+            values = values.to(wide)
+    else:
+        values, index = _row_max(rows)
+    # min |row maximum| in one op; NaN when a row holds a NaN, which fails the test too.
+    if not float(torch.linalg.vector_norm(values, float("-inf"))) >= tiny:
         suspect = (~(values.abs() >= tiny)).nonzero().squeeze(1)
         index[suspect] = _argmax_last_reference(rows[suspect])
-    return index.reshape(x.shape[:-1])
+    return index if x.ndim == 2 else index.reshape(x.shape[:-1])
 
 
 def _row_max(rows: Tensor) -> tuple[Tensor, Tensor]:
@@ -237,7 +257,7 @@ def in_top_k(targets: Tensor, predictions: Tensor, k: int) -> Tensor:
         tensor([ True, False,  True])
     """
     b, c = predictions.shape
-    if _cpu_fast_path(predictions) and predictions.is_floating_point() and c <= _MAX_FLOAT32_COUNT:
+    if _cpu_fast_path(predictions) and predictions.dtype in _WIDE_TINY and c <= _MAX_FLOAT32_COUNT:
         return _in_top_k_cpu(targets, predictions, k)
     if predictions.is_cuda and b > 0 and c > 0:
         return _cuda_fused(_in_top_k_whole, targets, predictions, k)

@@ -109,16 +109,25 @@ def binary_accuracy(y_true: ArrayLike, y_pred: ArrayLike, threshold: float = 0.5
     y_true, y_pred = _inputs("binary_accuracy", y_true, y_pred, device)
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     cmp_dtype = torch.promote_types(y_pred.dtype, torch.float32)
-    t = float(torch.tensor(float(threshold), dtype=torch.float32).to(cmp_dtype))
-    lim = flush_limit(cmp_dtype)
-    if lim is not None and abs(t) < lim:
-        # TensorFlow flushes subnormals: against a zero threshold only normal
-        # positives are greater. Decided on the host value, so no extra pass.
-        predicted = y_pred.to(cmp_dtype) >= lim
-    else:
-        predicted = y_pred.to(cmp_dtype) > t
-    predicted = predicted.to(y_true.dtype)
+    t = _threshold(threshold, cmp_dtype)
+    if not torch.compiler.is_compiling():
+        t = float(t)  # eager: a host scalar
+    # The bool is promoted to y_true's dtype inside ==; no N-sized copy.
+    predicted = y_pred.to(cmp_dtype) > t
     return _equal("binary_accuracy", y_true, predicted, "y_true and y_pred").to(_OUT)
+
+
+def _threshold(threshold: float, cmp_dtype: torch.dtype) -> Tensor:
+    """Keras's float32 threshold in the comparison dtype, as a 0-d tensor, with
+    TensorFlow's flush-to-zero applied: against a threshold that flushes to zero
+    only values >= tiny are greater, i.e. values above the largest subnormal.
+    A tensor rather than a Python branch, so torch.compile traces any threshold."""
+    t = torch.full((), float(threshold), dtype=torch.float32).to(cmp_dtype)
+    lim = flush_limit(cmp_dtype)
+    if lim is None:
+        return t
+    largest_subnormal = lim - torch.finfo(cmp_dtype).tiny * torch.finfo(cmp_dtype).eps
+    return torch.where(t.abs() < lim, torch.full_like(t, largest_subnormal), t)
 
 
 def _compare_labels(name: str, labels: Tensor, index: Tensor) -> Tensor:

@@ -1,0 +1,200 @@
+"""The fast paths of ``argmax_last`` and ``in_top_k`` agree bit for bit with the reference.
+
+The references (``_argmax_last_reference``, ``_in_top_k_reference``) are the
+plain, branch-free definitions; every input here is drawn to hit the rules
+that differ from stock PyTorch: ties, NaN, infinities, signed zeros,
+subnormals, out-of-range targets, every float dtype, rank 3, and chunk
+boundaries (chunk sizes monkeypatched small).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+import torch_keras_acc.functional as F
+from torch_keras_acc import _tf_ops
+from tests.conftest import case_params, cases, to_torch
+
+FLOATS = [torch.float16, torch.bfloat16, torch.float32, torch.float64]
+INTS = [torch.int32, torch.int64, torch.uint8, torch.bool]
+
+
+def _special_values(dtype: torch.dtype) -> torch.Tensor:
+    """Every value whose handling differs between TensorFlow and PyTorch, in ``dtype``,
+    plus the subnormal edges of float32 (flushed once a 16-bit value is widened)."""
+    values = [float("nan"), float("inf"), -float("inf"), 0.0, -0.0, 1.0, -1.0, 0.5, 2.0]
+    for fi in (torch.finfo(dtype), torch.finfo(torch.float32)):
+        smallest = fi.tiny * fi.eps
+        values += [fi.tiny, -fi.tiny, smallest, -smallest, fi.tiny - smallest, -(fi.tiny - smallest), fi.max, -fi.max]
+    return torch.tensor(values, dtype=torch.float64).to(dtype)
+
+
+def _edge_scores(dtype: torch.dtype, shape: tuple[int, ...], seed: int = 0) -> torch.Tensor:
+    """Scores drawn from the special values (plenty of ties with so few values),
+    plus rows that are all NaN, all -inf, all zeros of mixed sign, all subnormal."""
+    gen = torch.Generator().manual_seed(seed)
+    pool = _special_values(dtype)
+    x = pool[torch.randint(0, len(pool), shape, generator=gen)]
+    flat = x.reshape(-1, shape[-1])
+    fi = torch.finfo(dtype)
+    specials = [float("nan"), -float("inf"), -0.0, 0.0, fi.tiny * fi.eps, -fi.tiny * fi.eps]
+    for row, value in enumerate(specials):
+        if row < flat.shape[0]:
+            flat[row] = value
+    if flat.shape[0] > len(specials) and shape[-1] > 1:
+        flat[len(specials), ::2] = -0.0  # -0.0 and +0.0 alternating
+        flat[len(specials), 1::2] = 0.0
+    return x
+
+
+def _targets(n: int, c: int, seed: int = 1) -> torch.Tensor:
+    """Class indices including out-of-range ones on both sides."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randint(-2, c + 2, (n,), generator=gen)
+
+
+@pytest.fixture(params=["default", "tiny_chunks", "small_inputs"])
+def chunks(request, monkeypatch):
+    """Run each test with the real sizes, with tiny chunks (many ragged ones) on the
+    large-input path, and with every input taking the small-input path."""
+    if request.param == "tiny_chunks":
+        monkeypatch.setattr(_tf_ops, "_CPU_CHUNK_ELEMENTS", 7)
+        monkeypatch.setattr(_tf_ops, "_TOPK_CHUNK_ELEMENTS", 5)
+        monkeypatch.setattr(_tf_ops, "_SMALL_ELEMENTS", 0)
+    elif request.param == "small_inputs":
+        monkeypatch.setattr(_tf_ops, "_SMALL_ELEMENTS", 1 << 30)
+    return request.param
+
+
+# -- argmax ---------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape", [(200, 1), (200, 2), (300, 5), (6, 7, 4), (9,)], ids=str)
+def test_argmax_fast_matches_reference_on_edge_values(dtype, shape, chunks):
+    x = _edge_scores(dtype, shape)
+    got = _tf_ops.argmax_last(x)
+    assert torch.equal(got, _tf_ops._argmax_last_reference(x))
+    assert got.dtype == torch.int64 and got.shape == x.shape[:-1]
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_argmax_fast_matches_reference_on_ordinary_scores(dtype, chunks):
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(97, 33, generator=gen).to(dtype)
+    x[::5, 3] = x[::5].amax(dim=1)  # exact ties with the maximum
+    assert torch.equal(_tf_ops.argmax_last(x), _tf_ops._argmax_last_reference(x))
+
+
+@pytest.mark.parametrize("dtype", INTS)
+def test_argmax_fast_matches_reference_on_integers(dtype):
+    gen = torch.Generator().manual_seed(3)
+    low = 0 if dtype in (torch.uint8, torch.bool) else -3
+    x = torch.randint(low, 3, (50, 6, 5), generator=gen).to(dtype)
+    assert torch.equal(_tf_ops.argmax_last(x), _tf_ops._argmax_last_reference(x))
+
+
+def test_argmax_noncontiguous_input():
+    x = _edge_scores(torch.float32, (40, 12)).t()  # a transposed view
+    assert torch.equal(_tf_ops.argmax_last(x), _tf_ops._argmax_last_reference(x))
+
+
+def test_argmax_empty_inputs_take_the_reference():
+    for x in (torch.zeros(0, 3), torch.zeros(4, 0), torch.zeros(2, 0, 5)):
+        assert torch.equal(_tf_ops.argmax_last(x), _tf_ops._argmax_last_reference(x))
+
+
+# -- in_top_k -------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("c", [1, 2, 3, 8])
+@pytest.mark.parametrize("k", [0, 1, 2, 5])
+def test_in_top_k_fast_matches_reference_on_edge_values(dtype, c, k, chunks):
+    x = _edge_scores(dtype, (300, c), seed=c)
+    t = _targets(300, c, seed=k)
+    got = _tf_ops.in_top_k(t, x, k)
+    assert torch.equal(got, _tf_ops._in_top_k_reference(t, x, k))
+    assert got.dtype == torch.bool
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_in_top_k_fast_matches_reference_on_ordinary_scores(dtype, chunks):
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(120, 40, generator=gen).to(dtype)
+    x[::3, 7] = x[::3, 8]  # ties with the target
+    t = torch.full((120,), 8)
+    t[1::2] = torch.randint(0, 40, (60,), generator=gen)
+    for k in (1, 5, 40, 41):
+        assert torch.equal(_tf_ops.in_top_k(t, x, k), _tf_ops._in_top_k_reference(t, x, k))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_in_top_k_row_sum_overflow_is_not_a_non_finite_row(dtype):
+    # The fast finiteness test sums rows; an overflowing sum must fall back to the exact test.
+    big = torch.finfo(dtype).max
+    x = torch.tensor([[big, big, 1.0], [big, -big, 0.0], [big, big, float("inf")], [1.0, 2.0, 3.0]], dtype=dtype)
+    t = torch.tensor([0, 2, 1, 2])
+    got = _tf_ops.in_top_k(t, x, 2)
+    assert torch.equal(got, _tf_ops._in_top_k_reference(t, x, 2))
+    assert got[0] and not got[2]  # overflowing but finite; truly infinite
+
+
+def test_in_top_k_integer_scores_take_the_reference():
+    x = torch.randint(-3, 3, (30, 4))
+    t = _targets(30, 4)
+    assert torch.equal(_tf_ops.in_top_k(t, x, 2), _tf_ops._in_top_k_reference(t, x, 2))
+
+
+def test_in_top_k_whole_matches_chunked_reference(chunks):
+    # ``_in_top_k_whole`` is what runs (compiled) on CUDA.
+    for dtype in FLOATS:
+        x = _edge_scores(dtype, (64, 5))
+        t = _targets(64, 5)
+        assert torch.equal(_tf_ops._in_top_k_whole(t, x, 2), _tf_ops._in_top_k_reference(t, x, 2))
+
+
+# -- the public kernels on the parity fixtures ---------------------------------
+ARGMAX_AND_TOP_K_KERNELS = (
+    "categorical_accuracy",
+    "sparse_categorical_accuracy",
+    "top_k_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy",
+)
+ARGMAX_AND_TOP_K = [c for name in ARGMAX_AND_TOP_K_KERNELS for c in cases(metric=name)]
+
+
+@pytest.mark.parametrize("case", case_params(ARGMAX_AND_TOP_K))
+def test_functional_fast_equals_reference_on_fixtures(case, monkeypatch):
+    fn = getattr(F, case["metric"])
+    fast = []
+    for batch in case["batches"]:
+        try:
+            fast.append(fn(to_torch(batch["y_true"]), to_torch(batch["y_pred"]), **case["kwargs"]))
+        except (ValueError, TypeError) as err:
+            fast.append(type(err))
+    monkeypatch.setattr(_tf_ops, "_cpu_fast_path", lambda x: False)
+    for batch, want in zip(case["batches"], fast):
+        args = to_torch(batch["y_true"]), to_torch(batch["y_pred"])
+        if isinstance(want, type):
+            with pytest.raises(want):
+                fn(*args, **case["kwargs"])
+        else:
+            assert torch.equal(fn(*args, **case["kwargs"]), want)
+
+
+# -- CUDA dispatch, exercised on the CPU -----------------------------------------
+def test_cuda_fused_falls_back_to_eager_when_compiling_fails(monkeypatch):
+    def broken_compile(*args, **kwargs):
+        raise RuntimeError("no triton")
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    monkeypatch.setattr(_tf_ops, "_COMPILE_CUDA", True)
+    monkeypatch.setattr(_tf_ops, "_compiled", {})
+    x = _edge_scores(torch.float32, (50, 4))
+    with pytest.warns(RuntimeWarning, match="no triton"):
+        got = _tf_ops._cuda_fused(_tf_ops._argmax_last_reference, x)
+    assert torch.equal(got, _tf_ops._argmax_last_reference(x))
+    assert _tf_ops._COMPILE_CUDA is False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once; later calls go straight to eager
+        assert torch.equal(_tf_ops._cuda_fused(_tf_ops._argmax_last_reference, x), got)
