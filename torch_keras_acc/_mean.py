@@ -195,6 +195,9 @@ class KerasMeanMetric(Metric):
 
     def _accumulate(self, preds: ArrayLike, target: ArrayLike, sample_weight: ArrayLike | None) -> tuple[Tensor, Tensor | float]:
         """Add a batch to the state; return the batch's own ``(total, count)``."""
+        # Convert once: lists and NumPy arrays are copied here and nowhere else.
+        preds = to_tensor(preds, "y_pred", self.name, self.device)
+        target = to_tensor(target, "y_true", self.name, self.device)
         fn, fn_kwargs = self._kernel(target, preds)
         try:
             values = fn(target, preds, device=self.device, **fn_kwargs)
@@ -206,8 +209,7 @@ class KerasMeanMetric(Metric):
         total, count = weighted_sums(self.name, values, sample_weight)
         invalid = None
         if fn in _SPARSE_LABEL_KERNELS and not fn_kwargs.get("from_sorted_ids"):
-            y_pred = to_tensor(preds, "y_pred", self.name, self.device)
-            invalid = _invalid_count(to_tensor(target, "y_true", self.name, self.device), y_pred.shape[-1])
+            invalid = _invalid_count(target, preds.shape[-1])
         if self.warn_pitfalls and not self._pitfalls_checked:
             self._warn_pitfalls(fn, fn_kwargs, target, preds)
         # In place: no module __setattr__ per step (torchmetrics' reset() installs fresh tensors).
