@@ -1,6 +1,7 @@
-"""The fast paths of ``argmax_last`` and ``in_top_k`` agree bit for bit with the reference.
+"""The fast paths of ``argmax_last``, ``tf_argmax`` and ``in_top_k`` agree bit for bit with the reference.
 
-The references (``_argmax_last_reference``, ``_in_top_k_reference``) are the
+The references (``_argmax_last_reference``, ``_tf_argmax_reference``,
+``_in_top_k_reference``) are the
 plain, branch-free definitions; every input here is drawn to hit the rules
 that differ from stock PyTorch: ties, NaN, infinities, signed zeros,
 subnormals, out-of-range targets, every float dtype, rank 3, and chunk
@@ -70,39 +71,59 @@ def chunks(request, monkeypatch):
 
 
 # -- argmax ---------------------------------------------------------------------
+# Keras 3's argmax and TensorFlow's own (legacy.py's Keras 2.2 kernels), each against its reference.
+ARGMAXES = [
+    pytest.param(_tf_ops.argmax_last, _tf_ops._argmax_last_reference, id="argmax_last"),
+    pytest.param(_tf_ops.tf_argmax, _tf_ops._tf_argmax_reference, id="tf_argmax"),
+]
+
+
+@pytest.mark.parametrize("argmax,reference", ARGMAXES)
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("shape", [(200, 1), (200, 2), (300, 5), (6, 7, 4), (9,)], ids=str)
-def test_argmax_fast_matches_reference_on_edge_values(dtype, shape, chunks):
+def test_argmax_fast_matches_reference_on_edge_values(argmax, reference, dtype, shape, chunks):
     x = _edge_scores(dtype, shape)
-    got = _tf_ops.argmax_last(x)
-    assert torch.equal(got, _tf_ops._argmax_last_reference(x))
+    got = argmax(x)
+    assert torch.equal(got, reference(x))
     assert got.dtype == torch.int64 and got.shape == x.shape[:-1]
 
 
+@pytest.mark.parametrize("argmax,reference", ARGMAXES)
 @pytest.mark.parametrize("dtype", FLOATS)
-def test_argmax_fast_matches_reference_on_ordinary_scores(dtype, chunks):
+def test_argmax_fast_matches_reference_on_ordinary_scores(argmax, reference, dtype, chunks):
     gen = torch.Generator().manual_seed(2)
     x = torch.randn(97, 33, generator=gen).to(dtype)
     x[::5, 3] = x[::5].amax(dim=1)  # exact ties with the maximum
-    assert torch.equal(_tf_ops.argmax_last(x), _tf_ops._argmax_last_reference(x))
+    x[1::5, 0] = 0.0  # a zero in some rows: the small-input path's whole-tensor check fails
+    assert torch.equal(argmax(x), reference(x))
 
 
+@pytest.mark.parametrize("argmax,reference", ARGMAXES)
 @pytest.mark.parametrize("dtype", INTS)
-def test_argmax_fast_matches_reference_on_integers(dtype):
+def test_argmax_fast_matches_reference_on_integers(argmax, reference, dtype):
     gen = torch.Generator().manual_seed(3)
     low = 0 if dtype in (torch.uint8, torch.bool) else -3
     x = torch.randint(low, 3, (50, 6, 5), generator=gen).to(dtype)
-    assert torch.equal(_tf_ops.argmax_last(x), _tf_ops._argmax_last_reference(x))
+    assert torch.equal(argmax(x), reference(x))
 
 
-def test_argmax_noncontiguous_input():
+@pytest.mark.parametrize("argmax,reference", ARGMAXES)
+def test_argmax_noncontiguous_input(argmax, reference):
     x = _edge_scores(torch.float32, (40, 12)).t()  # a transposed view
-    assert torch.equal(_tf_ops.argmax_last(x), _tf_ops._argmax_last_reference(x))
+    assert torch.equal(argmax(x), reference(x))
 
 
-def test_argmax_empty_inputs_take_the_reference():
+@pytest.mark.parametrize("argmax,reference", ARGMAXES)
+def test_argmax_empty_inputs_take_the_reference(argmax, reference):
     for x in (torch.zeros(0, 3), torch.zeros(4, 0), torch.zeros(2, 0, 5)):
-        assert torch.equal(_tf_ops.argmax_last(x), _tf_ops._argmax_last_reference(x))
+        assert torch.equal(argmax(x), reference(x))
+
+
+def test_the_two_argmaxes_differ_only_on_signed_zeros():
+    """Keras 3's -0.0 rule is the whole difference (so legacy.py keeps Keras 2.2's answer)."""
+    x = torch.tensor([[-0.0, 0.0, -1.0], [0.0, -0.0, -1.0], [float("nan"), 1.0, 1.0]])
+    assert _tf_ops.argmax_last(x).tolist() == [1, 0, 1]
+    assert _tf_ops.tf_argmax(x).tolist() == [0, 0, 1]
 
 
 # -- in_top_k -------------------------------------------------------------------
@@ -180,6 +201,24 @@ def test_functional_fast_equals_reference_on_fixtures(case, monkeypatch):
                 fn(*args, **case["kwargs"])
         else:
             assert torch.equal(fn(*args, **case["kwargs"]), want)
+
+
+# -- invalid-label count ----------------------------------------------------------
+@pytest.mark.parametrize("dtype", INTS)
+@pytest.mark.parametrize("c", [1, 3, 300])
+@pytest.mark.parametrize("shape", [(), (1,), (40,), (5, 8)], ids=str)
+def test_invalid_count_fast_matches_reference(dtype, c, shape, monkeypatch):
+    """The CPU min/max shortcut (all labels valid: the int 0) counts what the plain path counts."""
+    gen = torch.Generator().manual_seed(c)
+    for low, high in [(0, c), (-2, c + 2), (c, c + 3)]:  # all valid, both sides out, all out
+        raw = torch.randint(max(low, 0) if dtype in (torch.uint8, torch.bool) else low, high, shape, generator=gen)
+        labels = raw.clamp(0, 255).to(dtype) if dtype in (torch.uint8, torch.bool) else raw.to(dtype)
+        fast = int(F._invalid_count(labels, c))
+        with monkeypatch.context() as m:
+            m.setattr(F, "_cpu_fast_path", lambda x: False)
+            reference = F._invalid_count(labels, c)
+        assert isinstance(reference, torch.Tensor) and fast == int(reference)
+        assert int(F.invalid_label_count(labels, torch.zeros(*shape, c))) == fast
 
 
 # -- CUDA dispatch, exercised on the CPU -----------------------------------------

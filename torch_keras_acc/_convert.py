@@ -28,6 +28,8 @@ def to_tensor(x: Any, what: str, metric: str, device: torch.device | None = None
     ints an integer tensor, bools bool. Tensors keep their dtype and move to
     ``device`` when one is given. Inputs never carry autograd history further.
     """
+    if type(x) is Tensor and not x.requires_grad and not x.is_complex() and (device is None or x.device == device):
+        return x  # the common call, every training step: nothing to do
     if isinstance(x, Tensor):
         t = x.detach()
     elif isinstance(x, np.ndarray):

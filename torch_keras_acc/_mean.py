@@ -31,9 +31,10 @@ _EXACT_STATES = ("total", "count")  # float64, never cast by .to(dtype) / .half(
 _INT_STATES = ("invalid", "kernel")
 
 
-def _acc_dtype(device: torch.device) -> torch.dtype:
+def _acc_dtype(where: Tensor | torch.device) -> torch.dtype:
     """float64, except on Apple's MPS, which has none: float32 there (exact up to 2**24 samples)."""
-    return torch.float32 if device.type == "mps" else _ACC
+    mps = where.is_mps if isinstance(where, Tensor) else where.type == "mps"  # is_mps: no device object per update
+    return torch.float32 if mps else _ACC
 
 
 # Kernels whose y_true holds class indices (legacy.py registers its own).
@@ -44,11 +45,14 @@ _SUM_CHUNK = 1 << 18
 
 
 def _exact_sum(values: Tensor, acc: torch.dtype) -> Tensor:
-    """``values.sum(dtype=acc)``, in chunks on large inputs: one casting reduction over
+    """``values.sum(dtype=acc)``, exactly: bools are counted (an int64, one cheap pass);
+    other values summed in chunks on large inputs, since one casting reduction over
     millions of CPU elements allocates (and page-faults) a fresh buffer on every call."""
+    if values.dtype == torch.bool:
+        return torch.count_nonzero(values)
+    if values.numel() <= _SUM_CHUNK:
+        return values.sum(dtype=acc)
     flat = values.reshape(-1)
-    if flat.numel() <= _SUM_CHUNK:
-        return flat.sum(dtype=acc)
     return torch.stack([chunk.sum(dtype=acc) for chunk in flat.split(_SUM_CHUNK)]).sum()
 
 
@@ -61,9 +65,10 @@ def weighted_sums(name: str, values: Tensor, sample_weight: ArrayLike | None) ->
     ``count`` grows by the weights (averaged over their own trailing axes).
     A scalar weight ``w`` makes the whole batch count as ``w``, as in Keras.
     Unweighted, ``count`` is a Python number: the batch size is known on the
-    host, so it costs no tensor and no device work.
+    host, so it costs no tensor and no device work; and bool values (hits) are
+    counted, so ``total`` is then an int64 tensor.
     """
-    acc = _acc_dtype(values.device)
+    acc = _acc_dtype(values)
     if sample_weight is None:
         n = values.shape[0] if values.ndim else 1
         if values.ndim > 1:
@@ -200,7 +205,8 @@ class KerasMeanMetric(Metric):
         target = to_tensor(target, "y_true", self.name, self.device)
         fn, fn_kwargs = self._kernel(target, preds)
         try:
-            values = fn(target, preds, device=self.device, **fn_kwargs)
+            # The bool hits behind a functional kernel when it has them (see functional._float32_values).
+            values = getattr(fn, "hits", fn)(target, preds, device=self.device, **fn_kwargs)
         except ValueError as err:
             hints = self._pitfalls(fn, fn_kwargs, target, preds, values_too=False)
             if not hints:
@@ -215,7 +221,7 @@ class KerasMeanMetric(Metric):
         # In place: no module __setattr__ per step (torchmetrics' reset() installs fresh tensors).
         self.total.add_(total)
         self.count.add_(count)
-        if invalid is not None:
+        if isinstance(invalid, Tensor):  # an int is 0: nothing to add
             self.invalid.add_(invalid)
         return total, count
 
@@ -259,7 +265,7 @@ class KerasMeanMetric(Metric):
             d["_computed"] = None
             d["_update_count"] += 1
             total, count = self._accumulate(preds, target, sample_weight)
-            self._forward_cache = _ratio(total, count).to(self.result_dtype)
+            self._forward_cache = _ratio(total.to(self.total.dtype), count).to(self.result_dtype)  # int64 when counted
             return self._forward_cache
         finally:
             self._in_forward = False

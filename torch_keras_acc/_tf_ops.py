@@ -21,10 +21,12 @@ Every function here works on any device, never syncs the host, and never
 indexes out of bounds (out-of-range targets are clamped before the gather and
 masked after it).
 
-Speed. ``argmax_last`` and ``in_top_k`` run every training step, so each picks
-a path per call; all paths return bit-identical results (tests/test_fast_paths.py):
+Speed. ``argmax_last`` (and ``tf_argmax``, the same without Keras 3's ``-0.0``
+rule, for the Keras 2.2 kernels) and ``in_top_k`` run every training step, so
+each picks a path per call; all paths return bit-identical results
+(tests/test_fast_paths.py, and tests/test_cuda.py on a GPU):
 
-* ``_argmax_last_reference`` / ``_in_top_k_reference``: plain, branch-free
+* ``_argmax_last_reference``, ``_tf_argmax_reference``, ``_in_top_k_reference``: plain, branch-free
   PyTorch, the definition of the semantics. Used while ``torch.compile``
   traces (inductor fuses it) and on devices other than CPU and CUDA.
 * CPU, eager: one fast reduction over the scores (16-bit floats widened to
@@ -168,24 +170,46 @@ def argmax_last(x: Tensor) -> Tensor:
         >>> argmax_last(torch.tensor([[float("nan"), 1.0, 1.0], [-0.0, 0.0, -1.0]]))
         tensor([1, 1])
     """
+    return _argmax(x, _argmax_last_reference)
+
+
+def tf_argmax(x: Tensor) -> Tensor:
+    """``tf.math.argmax(x, axis=-1)``, as Keras <= 2.2 called it, as int64: :func:`argmax_last`
+    without Keras 3's ``-0.0`` rule, so ``+0.0`` and ``-0.0`` tie (the first wins).
+
+    Example:
+        >>> tf_argmax(torch.tensor([[float("nan"), 1.0, 1.0], [-0.0, 0.0, -1.0]]))
+        tensor([1, 0])
+    """
+    return _argmax(x, _tf_argmax_reference)
+
+
+def _argmax(x: Tensor, reference: Callable[[Tensor], Tensor]) -> Tensor:
+    """``reference(x)`` by the fastest exact path for ``x`` (see the module docstring)."""
     if _cpu_fast_path(x):
-        return _argmax_last_cpu(x)
+        return _argmax_cpu(x, reference)
     if x.is_cuda and x.is_floating_point() and x.numel() > 0:
         rows = x.reshape(-1, x.shape[-1])  # one rank per compiled graph
-        return _cuda_fused(_argmax_last_reference, rows).reshape(x.shape[:-1])
-    return _argmax_last_reference(x)
+        return _cuda_fused(reference, rows).reshape(x.shape[:-1])
+    return reference(x)
 
 
 def _argmax_last_reference(x: Tensor) -> Tensor:
-    """The definition of :func:`argmax_last`: TensorFlow's rules applied element-wise, then ``torch.argmax``."""
-    if x.dtype == torch.bool:
-        x = x.to(torch.uint8)
+    """The definition of :func:`argmax_last`: Keras 3's ``-0.0`` rule, then :func:`tf_argmax`'s."""
     if x.is_floating_point():
         x = x.to(torch.promote_types(x.dtype, torch.float32))
         lim = torch.finfo(x.dtype).tiny
-        # A flushed subnormal is a zero: negative ones join -0.0 at -tiny.
-        x = torch.where((x.abs() < lim) & torch.signbit(x), torch.full_like(x, -lim), flush_subnormal(x))
-        x = torch.nan_to_num(x, nan=float("-inf"), posinf=float("inf"), neginf=float("-inf"))
+        # Flushed, a negative subnormal is a -0.0: both become -tiny, below +0.0.
+        x = torch.where((x.abs() < lim) & torch.signbit(x), torch.full_like(x, -lim), x)
+    return _tf_argmax_reference(x)
+
+
+def _tf_argmax_reference(x: Tensor) -> Tensor:
+    """The definition of :func:`tf_argmax`: TensorFlow's rules applied element-wise, then ``torch.argmax``."""
+    if x.dtype == torch.bool:
+        x = x.to(torch.uint8)
+    if x.is_floating_point():
+        x = torch.nan_to_num(flush_subnormal(x), nan=float("-inf"), posinf=float("inf"), neginf=float("-inf"))
     if x.shape[-1] == 0:
         # TensorFlow returns 0 for an empty class axis rather than failing.
         return torch.zeros(x.shape[:-1], dtype=torch.int64, device=x.device)
@@ -193,14 +217,14 @@ def _argmax_last_reference(x: Tensor) -> Tensor:
     return torch.argmax(x, dim=-1)
 
 
-def _argmax_last_cpu(x: Tensor) -> Tensor:
-    """:func:`argmax_last` on the CPU: one ``max`` pass, the reference on suspect rows only.
+def _argmax_cpu(x: Tensor, reference: Callable[[Tensor], Tensor]) -> Tensor:
+    """An argmax ``reference`` on the CPU: one ``max`` pass, the reference on suspect rows only.
 
-    TensorFlow's rules (subnormals flushed, -0.0 to -tiny, NaN to -inf) keep every
-    value v with ``|v| >= tiny`` and never reorder two values. So in a row without
-    NaN whose maximum m has ``|m| >= tiny``, TensorFlow's answer is the first index
-    of m, which is torch's. Rows holding a NaN (``max`` propagates it) or whose
-    maximum lies in (-tiny, tiny) are rare; the reference recomputes them.
+    The rules of both references (subnormals flushed, Keras 3's -0.0 to -tiny, NaN
+    to -inf) keep every value v with ``|v| >= tiny`` and never reorder two values.
+    So in a row without NaN whose maximum m has ``|m| >= tiny``, the answer is the
+    first index of m, which is torch's. Rows holding a NaN (``max`` propagates it)
+    or whose maximum lies in (-tiny, tiny) are rare; the reference recomputes them.
     """
     if x.dtype == torch.bool:
         x = x.view(torch.uint8)
@@ -208,21 +232,27 @@ def _argmax_last_cpu(x: Tensor) -> Tensor:
         # No NaN, signed zero or subnormal; max() beats argmax() ~2x on CPU, same first index.
         return x.max(dim=-1).indices
     if x.dtype not in _WIDE_TINY:  # e.g. float8: rare, and slow anyway
-        return _argmax_last_reference(x)
+        return reference(x)
     rows = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
     wide, tiny = _WIDE_TINY[x.dtype]  # TensorFlow's rules are judged in the wider of float32 and x's dtype
     if rows.numel() <= _SMALL_ELEMENTS:
-        # Two light reductions cost less per call than max()'s (value, index) pair.
-        values, index = rows.amax(dim=1), rows.argmax(dim=1)
-        if values.dtype != wide:
-            values = values.to(wide)
+        # Small inputs: per-op overhead is the cost. No score NaN, zero or subnormal
+        # anywhere (one check over the whole tensor) means torch's answer stands.
+        index = rows.argmax(dim=1)
+        suspects = not _min_abs_at_least(rows, tiny)
+        values = rows.amax(dim=1).to(wide) if suspects else None
     else:
         values, index = _row_max(rows)
-    # min |row maximum| in one op; NaN when a row holds a NaN, which fails the test too.
-    if not float(torch.linalg.vector_norm(values, float("-inf"))) >= tiny:
+        suspects = not _min_abs_at_least(values, tiny)
+    if suspects:
         suspect = (~(values.abs() >= tiny)).nonzero().squeeze(1)
-        index[suspect] = _argmax_last_reference(rows[suspect])
+        index[suspect] = reference(rows[suspect])
     return index if x.ndim == 2 else index.reshape(x.shape[:-1])
+
+
+def _min_abs_at_least(x: Tensor, tiny: float) -> bool:
+    """``min |x| >= tiny`` in one op, read on the host (CPU only); False when x holds a NaN."""
+    return float(torch.linalg.vector_norm(x, float("-inf"))) >= tiny
 
 
 def _row_max(rows: Tensor) -> tuple[Tensor, Tensor]:

@@ -23,12 +23,15 @@ Example:
 
 from __future__ import annotations
 
+import functools
+from typing import Any, Callable
+
 import numpy as np
 import torch
 from torch import Tensor
 
 from torch_keras_acc._convert import ArrayLike, to_tensor
-from torch_keras_acc._tf_ops import argmax_last, flush_limit, flush_subnormal, in_top_k, squeeze_or_expand_to_same_rank
+from torch_keras_acc._tf_ops import _cpu_fast_path, argmax_last, flush_limit, flush_subnormal, in_top_k, squeeze_or_expand_to_same_rank
 
 __all__ = [
     "invalid_label_count",
@@ -41,6 +44,22 @@ __all__ = [
 ]
 
 _OUT = torch.float32  # Keras's floatx: per-sample values are float32
+
+
+def _float32_values(hits: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """The public kernel around ``hits``, which returns a bool per sample.
+
+    Keras returns float32 0.0/1.0 (its floatx), so the public kernel does too;
+    the metrics call ``kernel.hits`` and count the bools, which saves two passes
+    over the values (the float32 copy and a float64 sum) on every update.
+    """
+
+    @functools.wraps(hits)
+    def kernel(*args: Any, **kwargs: Any) -> Tensor:
+        return hits(*args, **kwargs).to(_OUT)
+
+    kernel.hits = hits  # type: ignore[attr-defined]
+    return kernel
 
 
 def _inputs(name: str, y_true: ArrayLike, y_pred: ArrayLike, device: torch.device | None) -> tuple[Tensor, Tensor]:
@@ -77,6 +96,7 @@ def _squeeze_last(name: str, x: Tensor, what: str) -> Tensor:
     return x.squeeze(-1)
 
 
+@_float32_values
 def accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.device | None = None) -> Tensor:
     """How often predictions equal labels, element-wise (``keras.metrics.Accuracy``).
 
@@ -91,9 +111,10 @@ def accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.device | Non
     y_true = y_true.to(y_pred.dtype)
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     y_true, y_pred = flush_subnormal(y_true), flush_subnormal(y_pred)
-    return _equal("accuracy", y_true, y_pred, "y_true and y_pred").to(_OUT)
+    return _equal("accuracy", y_true, y_pred, "y_true and y_pred")
 
 
+@_float32_values
 def binary_accuracy(y_true: ArrayLike, y_pred: ArrayLike, threshold: float = 0.5, *, device: torch.device | None = None) -> Tensor:
     """How often ``y_pred > threshold`` equals y_true (``keras.metrics.BinaryAccuracy``).
 
@@ -114,7 +135,7 @@ def binary_accuracy(y_true: ArrayLike, y_pred: ArrayLike, threshold: float = 0.5
         t = float(t)  # eager: a host scalar
     # The bool is promoted to y_true's dtype inside ==; no N-sized copy.
     predicted = y_pred.to(cmp_dtype) > t
-    return _equal("binary_accuracy", y_true, predicted, "y_true and y_pred").to(_OUT)
+    return _equal("binary_accuracy", y_true, predicted, "y_true and y_pred")
 
 
 def _threshold(threshold: float, cmp_dtype: torch.dtype) -> Tensor:
@@ -138,6 +159,7 @@ def _compare_labels(name: str, labels: Tensor, index: Tensor) -> Tensor:
     return _equal(name, labels.to(torch.int64), index, "y_true and argmax(y_pred)")
 
 
+@_float32_values
 def categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.device | None = None) -> Tensor:
     """How often ``argmax(y_pred)`` equals ``argmax(y_true)`` over the last axis
     (``keras.metrics.CategoricalAccuracy``).
@@ -156,10 +178,11 @@ def categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.
     reshape = labels.ndim == y_pred.ndim
     if reshape:
         labels = _squeeze_last(name, labels, "argmax(y_true)")
-    matches = _compare_labels(name, labels, argmax_last(y_pred)).to(_OUT)
+    matches = _compare_labels(name, labels, argmax_last(y_pred))
     return matches.reshape(shape) if reshape else matches
 
 
+@_float32_values
 def sparse_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.device | None = None) -> Tensor:
     """How often ``argmax(y_pred)`` equals the integer label
     (``keras.metrics.SparseCategoricalAccuracy``).
@@ -180,7 +203,7 @@ def sparse_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device:
         y_true = y_true.squeeze(-1)
     if y_pred.ndim == 0:
         raise ValueError(f"{name}: y_pred must have a class axis, got a scalar")
-    matches = _compare_labels(name, y_true, argmax_last(y_pred)).to(_OUT)
+    matches = _compare_labels(name, y_true, argmax_last(y_pred))
     if reshape:
         matches = matches.reshape(shape)
     if matches.ndim > 1 and matches.shape[-1] == 1:
@@ -193,9 +216,10 @@ def _top_k(name: str, labels: Tensor, y_pred: Tensor, k: int) -> Tensor:
     _check_batch(name, labels, y_pred)
     shape = labels.shape
     hits = in_top_k(labels.reshape(-1), y_pred.reshape(-1, y_pred.shape[-1]), k)
-    return hits.to(_OUT).reshape(shape)
+    return hits.reshape(shape)
 
 
+@_float32_values
 def top_k_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, k: int = 5, *, device: torch.device | None = None) -> Tensor:
     """How often ``argmax(y_true)`` is among the top k scores
     (``keras.metrics.TopKCategoricalAccuracy``).
@@ -217,6 +241,7 @@ def top_k_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, k: int = 5,
     return _top_k(name, labels, y_pred, _check_k(name, k))
 
 
+@_float32_values
 def sparse_top_k_categorical_accuracy(
     y_true: ArrayLike,
     y_pred: ArrayLike,
@@ -247,7 +272,7 @@ def sparse_top_k_categorical_accuracy(
     shape = y_true.shape
     ids = y_pred.reshape(-1, y_pred.shape[-1])[:, : max(k, 0)]
     labels = y_true.reshape(-1, 1).to(y_pred.dtype)
-    return (labels == ids).any(dim=1).to(_OUT).reshape(shape)
+    return (labels == ids).any(dim=1).reshape(shape)
 
 
 def _label_index(labels: Tensor) -> Tensor:
@@ -272,12 +297,21 @@ def invalid_label_count(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.d
         tensor(3)
     """
     y_true, y_pred = _inputs("invalid_label_count", y_true, y_pred, device)
-    return _invalid_count(y_true, y_pred.shape[-1] if y_pred.ndim else 0)
+    return torch.as_tensor(_invalid_count(y_true, y_pred.shape[-1] if y_pred.ndim else 0), device=y_true.device)
 
 
-def _invalid_count(labels: Tensor, num_classes: int) -> Tensor:
+def _invalid_count(labels: Tensor, num_classes: int) -> Tensor | int:
+    """The count behind :func:`invalid_label_count`; the int 0 when the CPU fast path
+    proves every label valid (the metrics then skip the state update)."""
     if labels.dtype == torch.bool:
         labels = labels.to(torch.uint8)
+    if not labels.is_floating_point() and _cpu_fast_path(labels):
+        # CPU: one min/max pass read on the host (no device to sync) instead of four ops.
+        lo, hi = torch.aminmax(labels)
+        if int(lo) >= 0 and int(hi) < num_classes:
+            return 0
+    if not labels.is_floating_point() and num_classes > torch.iinfo(labels.dtype).max:
+        labels = labels.to(torch.int64)  # else the bound wraps in the narrow dtype (uint8 >= 300 is uint8 >= 44)
     bad = labels >= num_classes
     if labels.is_signed():
         bad |= labels < 0

@@ -44,7 +44,7 @@ from torch import Tensor
 
 from torch_keras_acc._convert import ArrayLike, to_tensor
 from torch_keras_acc._mean import _SPARSE_LABEL_KERNELS, KerasMeanMetric
-from torch_keras_acc._tf_ops import flush_subnormal
+from torch_keras_acc._tf_ops import flush_subnormal, tf_argmax
 
 __all__ = [
     "binary_accuracy",
@@ -75,16 +75,6 @@ def _equal(name: str, a: Tensor, b: Tensor) -> Tensor:
     return a == b
 
 
-def _tf_argmax(x: Tensor) -> Tensor:
-    """TensorFlow's ``argmax`` (as Keras 2 called it): NaN never wins, first index
-    on ties, subnormals flushed, and no ``-0.0`` special case (Keras 3 added that)."""
-    if x.dtype == torch.bool:
-        x = x.to(torch.uint8)
-    if x.is_floating_point():
-        x = torch.nan_to_num(flush_subnormal(x), nan=float("-inf"), posinf=float("inf"), neginf=float("-inf"))
-    return torch.argmax(x, dim=-1)
-
-
 def binary_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.device | None = None) -> Tensor:
     """Keras 2.2: ``mean(equal(y_true, round(y_pred)), axis=-1)``, round half to even."""
     name = "legacy binary_accuracy"
@@ -98,7 +88,7 @@ def categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.
     """Keras 2.2: ``equal(argmax(y_true, -1), argmax(y_pred, -1))``."""
     name = "legacy categorical_accuracy"
     y_true, y_pred = _inputs(name, y_true, y_pred, device)
-    return _equal(name, _tf_argmax(y_true), _tf_argmax(y_pred)).to(torch.float32)
+    return _equal(name, tf_argmax(y_true), tf_argmax(y_pred)).to(torch.float32)
 
 
 def sparse_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.device | None = None) -> Tensor:
@@ -106,7 +96,7 @@ def sparse_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device:
     name = "legacy sparse_categorical_accuracy"
     y_true, y_pred = _inputs(name, y_true, y_pred, device)
     labels = y_true.to(torch.float32).amax(dim=-1)
-    return _equal(name, labels, _tf_argmax(y_pred).to(torch.float32)).to(torch.float32)
+    return _equal(name, labels, tf_argmax(y_pred).to(torch.float32)).to(torch.float32)
 
 
 _SPARSE_LABEL_KERNELS.add(sparse_categorical_accuracy)

@@ -1,0 +1,172 @@
+"""On CUDA: Keras's answers, the CPU's answers bit for bit, and no host sync in update.
+
+Skipped without a CUDA device (CI has none; run ``python -m pytest tests/test_cuda.py``
+on a GPU machine). Every test runs on both CUDA paths of ``_tf_ops``: the eager
+reference kernels (the default) and the same references compiled by inductor
+(``TORCH_KERAS_ACC_COMPILE_CUDA=1``); the compiled one must not have fallen back.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import warnings
+from contextlib import contextmanager
+from typing import Iterator
+
+import pytest
+import torch
+
+import torch_keras_acc as tka
+import torch_keras_acc.functional as F
+from torch_keras_acc import _tf_ops
+from tests.conftest import CLASSES, case_params, expected_for, parity, to_torch
+from tests.test_fast_paths import FLOATS, _edge_scores, _targets
+
+pytestmark = [
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+    pytest.mark.filterwarnings("ignore::UserWarning"),  # inductor's own notices
+]
+
+CUDA = torch.device("cuda")
+ALL = parity()["cases"]
+
+
+@pytest.fixture(params=["eager", "compiled"])
+def cuda_path(request, monkeypatch):
+    """Which CUDA path ``_tf_ops`` takes; checks after the test that compiling did not fall back."""
+    compiled = request.param == "compiled"
+    if compiled and importlib.util.find_spec("triton") is None:
+        pytest.skip("torch.compile on CUDA needs Triton")
+    monkeypatch.setattr(_tf_ops, "_COMPILE_CUDA", compiled)
+    yield request.param
+    if compiled:
+        assert _tf_ops._COMPILE_CUDA, "compiling failed and fell back to eager"
+
+
+def _cuda(x):
+    return x.to(CUDA) if isinstance(x, torch.Tensor) else x
+
+
+def _assert_identical(got: torch.Tensor, want: torch.Tensor) -> None:
+    """Bit for bit, NaN included (a NaN sample weight makes a NaN result, as in Keras)."""
+    torch.testing.assert_close(got, want, rtol=0, atol=0, equal_nan=True)
+
+
+@contextmanager
+def _no_host_sync() -> Iterator[None]:
+    """Any host-device synchronisation inside raises (``torch.cuda.set_sync_debug_mode``)."""
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        yield
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+
+
+# -- Keras parity on the GPU ----------------------------------------------------
+@pytest.mark.parametrize("case", case_params(ALL))
+def test_kernels_on_cuda_give_keras_answers(case, cuda_path):
+    """The parity suite's per-sample check, with inputs on the GPU."""
+    fn = getattr(F, case["metric"])
+    for i, (batch, want) in enumerate(zip(case["batches"], expected_for(case)["fn"])):
+        args = _cuda(to_torch(batch["y_true"])), _cuda(to_torch(batch["y_pred"]))
+        if "error" in want:
+            with pytest.raises((ValueError, TypeError), match=case["metric"]):
+                fn(*args, **case["kwargs"])
+            continue
+        got = fn(*args, **case["kwargs"])
+        assert got.is_cuda and got.dtype == torch.float32
+        assert list(got.shape) == want["shape"], f"batch {i}: shape"
+        assert got.flatten().tolist() == torch.tensor(want["data"]).flatten().tolist(), f"batch {i}"
+
+
+@pytest.mark.parametrize("case", case_params(ALL))
+def test_metric_state_on_cuda_equals_cpu(case, cuda_path):
+    """``forward`` on the GPU: the same batch values and exactly the same states as on the CPU."""
+    on_cpu, on_gpu = (CLASSES[case["metric"]](**case["kwargs"], on_invalid="ignore") for _ in range(2))
+    on_gpu = on_gpu.to(CUDA)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for batch in case["batches"]:
+            preds, target = to_torch(batch["y_pred"]), to_torch(batch["y_true"])
+            sw = to_torch(batch.get("sample_weight"))
+            try:
+                want = on_cpu(preds, target, sample_weight=sw)
+            except (ValueError, TypeError) as err:
+                with pytest.raises(type(err)):
+                    on_gpu(_cuda(preds), _cuda(target), sample_weight=_cuda(sw))
+                continue
+            got = on_gpu(_cuda(preds), _cuda(target), sample_weight=_cuda(sw))
+            assert got.is_cuda
+            _assert_identical(got.cpu(), want)
+    for state in ("total", "count", "invalid"):
+        mine, theirs = getattr(on_gpu, state), getattr(on_cpu, state)
+        assert mine.is_cuda, state
+        _assert_identical(mine.cpu(), theirs)
+
+
+# -- the TensorFlow rules, GPU against the CPU reference ---------------------------
+@pytest.mark.parametrize("dtype", FLOATS, ids=str)
+@pytest.mark.parametrize("shape", [(200, 1), (300, 5), (6, 7, 4), (4096, 300)], ids=str)
+def test_argmax_on_cuda_equals_cpu_reference(dtype, shape, cuda_path):
+    x = _edge_scores(dtype, shape)
+    got = _tf_ops.argmax_last(x.to(CUDA))
+    assert got.is_cuda and torch.equal(got.cpu(), _tf_ops._argmax_last_reference(x))
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=str)
+@pytest.mark.parametrize("c,k", [(1, 1), (5, 2), (300, 5)], ids=str)
+def test_in_top_k_on_cuda_equals_cpu_reference(dtype, c, k, cuda_path):
+    x, t = _edge_scores(dtype, (500, c)), _targets(500, c)
+    got = _tf_ops.in_top_k(t.to(CUDA), x.to(CUDA), k)
+    assert got.is_cuda and torch.equal(got.cpu(), _tf_ops._in_top_k_reference(t, x, k))
+
+
+# -- no host sync -------------------------------------------------------------------
+def _batches(cls: type, n: int = 64, c: int = 7) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(preds, target) on the GPU for ``cls``, some labels invalid and some scores NaN."""
+    gen = torch.Generator().manual_seed(0)
+    preds = torch.randn(n, c, generator=gen)
+    preds[0, 0] = float("nan")
+    labels = torch.randint(-1, c + 1, (n,), generator=gen)
+    one_hot = torch.nn.functional.one_hot(labels.clamp(0, c - 1), c).float()
+    if cls in (tka.BinaryAccuracy, tka.LegacyBinaryAccuracy):
+        preds, target = torch.rand(n, 1, generator=gen), torch.randint(0, 2, (n, 1), generator=gen).float()
+    elif cls is tka.Accuracy:
+        preds, target = preds.argmax(-1, keepdim=True), labels.unsqueeze(-1)
+    elif cls in (tka.CategoricalAccuracy, tka.TopKCategoricalAccuracy, tka.LegacyCategoricalAccuracy):
+        target = one_hot
+    else:
+        target = labels
+    return [(preds.to(CUDA), target.to(CUDA)), (preds[1:].to(CUDA), target[1:].to(CUDA))]
+
+
+SYNC_CLASSES = [*CLASSES.values(), tka.KerasAccuracy, tka.LegacyBinaryAccuracy, tka.LegacyCategoricalAccuracy, tka.LegacySparseCategoricalAccuracy]
+
+
+@pytest.mark.parametrize("cls", SYNC_CLASSES, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("warn_pitfalls", [False, True])
+def test_update_and_forward_never_sync_the_host(cls, warn_pitfalls, cuda_path):
+    """``update``, ``update_state`` and ``forward``, weighted or not, sync nothing.
+
+    With ``warn_pitfalls=True`` the first batch is checked for common mistakes, which
+    reads values (one sync per metric, documented); that batch runs before the check.
+    """
+    metric = cls(warn_pitfalls=warn_pitfalls, on_invalid="ignore").to(CUDA)
+    batches = _batches(cls)
+    warm = cls(warn_pitfalls=False, on_invalid="ignore").to(CUDA)
+    for preds, target in batches:  # compiles (on the compiled path) outside the check
+        warm(preds, target)
+        warm.update(preds, target, sample_weight=torch.rand(len(preds), device=CUDA))
+    if warn_pitfalls:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            metric.update(*batches[0])
+    with _no_host_sync():
+        for preds, target in batches:
+            metric.update(preds, target)
+            metric.update_state(target, preds, sample_weight=torch.rand(len(preds), device=CUDA))
+            value = metric(preds, target)
+            metric(preds, target, sample_weight=torch.full((len(preds),), 0.5, device=CUDA))
+    assert value.is_cuda and 0.0 <= float(value) <= 1.0
+    assert metric.total.is_cuda and float(metric.count) > 0
