@@ -63,7 +63,7 @@ def chunks(request, monkeypatch):
     large-input path, and with every input taking the small-input path."""
     if request.param == "tiny_chunks":
         monkeypatch.setattr(_tf_ops, "_CPU_CHUNK_ELEMENTS", 7)
-        monkeypatch.setattr(_tf_ops, "_TOPK_CHUNK_ELEMENTS", 5)
+        monkeypatch.setattr(_tf_ops, "_REFERENCE_CHUNK_ELEMENTS", 5)
         monkeypatch.setattr(_tf_ops, "_SMALL_ELEMENTS", 0)
     elif request.param == "small_inputs":
         monkeypatch.setattr(_tf_ops, "_SMALL_ELEMENTS", 1 << 30)
@@ -222,7 +222,7 @@ def test_invalid_count_fast_matches_reference(dtype, c, shape, monkeypatch):
 
 
 # -- CUDA dispatch, exercised on the CPU -----------------------------------------
-def test_cuda_fused_falls_back_to_eager_when_compiling_fails(monkeypatch):
+def test_compiling_failure_falls_back_to_the_eager_reference(monkeypatch):
     def broken_compile(*args, **kwargs):
         raise RuntimeError("no triton")
 
@@ -231,9 +231,29 @@ def test_cuda_fused_falls_back_to_eager_when_compiling_fails(monkeypatch):
     monkeypatch.setattr(_tf_ops, "_compiled", {})
     x = _edge_scores(torch.float32, (50, 4))
     with pytest.warns(RuntimeWarning, match="no triton"):
-        got = _tf_ops._cuda_fused(_tf_ops._argmax_last_reference, x)
-    assert torch.equal(got, _tf_ops._argmax_last_reference(x))
+        assert _tf_ops._fused_on_cuda(_tf_ops._argmax_last_reference, x) is None
     assert _tf_ops._COMPILE_CUDA is False
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # warned once; later calls go straight to eager
-        assert torch.equal(_tf_ops._cuda_fused(_tf_ops._argmax_last_reference, x), got)
+        warnings.simplefilter("error")  # warned once; later calls go straight to the eager reference
+        assert _tf_ops._fused_on_cuda(_tf_ops._argmax_last_reference, x) is None
+
+
+# -- the eager path off the CPU (CUDA, MPS), exercised on the CPU -------------------
+@pytest.mark.parametrize("argmax,reference", ARGMAXES)
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape", [(200, 2), (300, 5), (6, 7, 4)], ids=str)
+def test_argmax_off_the_cpu_path_runs_the_reference_in_chunks(argmax, reference, dtype, shape, chunks, monkeypatch):
+    """Without the CPU fast path, argmax runs the reference a bounded chunk of rows at a time."""
+    x = _edge_scores(dtype, shape)
+    want = reference(x)
+    monkeypatch.setattr(_tf_ops, "_cpu_fast_path", lambda t: False)
+    assert torch.equal(argmax(x), want)
+
+
+def test_row_chunks_bound_every_call():
+    seen = []
+    rows = torch.randn(23, 4)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(_tf_ops, "_REFERENCE_CHUNK_ELEMENTS", 10)  # 2 rows of 4 per call
+        out = _tf_ops._in_row_chunks(lambda r: seen.append(r.shape[0]) or r.sum(dim=1), rows)
+    assert seen == [2] * 11 + [1] and torch.equal(out, rows.sum(dim=1))

@@ -33,13 +33,14 @@ each picks a path per call; all paths return bit-identical results
   float32 a cache-sized chunk at a time), then the reference only on the rare
   rows where TensorFlow's rules can change the answer. On the CPU, testing
   whether such rows exist is a memory read, not a device sync.
-* CUDA: eager PyTorch cannot apply the rules and reduce in one pass, and a
-  data-dependent branch would sync the host. With
-  ``TORCH_KERAS_ACC_COMPILE_CUDA=1`` the reference runs compiled by inductor:
-  one fused reduction kernel, one read of the scores, no N x C temporary (and
-  the eager reference if compiling fails). It is opt-in until it has been
-  measured on a GPU; by default CUDA runs the eager reference (exact, no host
-  sync, a few passes over the scores).
+* CUDA (and other devices): eager PyTorch cannot apply the rules and reduce
+  in one pass, and a data-dependent branch would sync the host. So the
+  reference runs eagerly in chunks of rows (``_REFERENCE_CHUNK_ELEMENTS``
+  scores at a time: exact, no host sync, a few passes over the scores, and
+  temporaries bounded whatever N x C is). With ``TORCH_KERAS_ACC_COMPILE_CUDA=1``
+  it runs compiled by inductor instead: one fused reduction kernel, one read of
+  the scores, no temporary (and the chunked eager reference if compiling
+  fails). Opt-in until it has been measured on a GPU.
 """
 
 from __future__ import annotations
@@ -62,9 +63,9 @@ except ImportError:  # torch < 2.3
             return False
 
 
-# Rows of scores processed at once by the reference ``in_top_k``: bounds the
-# rows x C temporary of the comparison to a few million elements, whatever N is.
-_TOPK_CHUNK_ELEMENTS = 1 << 22
+# Scores processed at once by the eager references (off the CPU): bounds their
+# rows x C temporaries to a few million elements, whatever N is.
+_REFERENCE_CHUNK_ELEMENTS = 1 << 22
 # Elements per chunk on the CPU fast paths: 1 MiB of float32, so a chunk and
 # its temporaries stay in L2 while the scores stream from memory once.
 _CPU_CHUNK_ELEMENTS = 1 << 18
@@ -136,9 +137,10 @@ def _cpu_fast_path(x: Tensor) -> bool:
     return type(x) is Tensor and x.is_cpu and x.ndim > 0 and x.numel() > 0 and not _is_compiling()
 
 
-def _cuda_fused(fn: Callable[..., Tensor], *args: object) -> Tensor:
+def _fused_on_cuda(fn: Callable[..., Tensor], *args: object) -> Tensor | None:
     """``fn(*args)`` compiled once per process by inductor (dynamic shapes, one
-    fused kernel), or eager ``fn`` when compiling is switched off or fails."""
+    fused kernel); None when compiling is switched off or fails, and the caller
+    then runs its chunked eager reference."""
     global _COMPILE_CUDA
     if _COMPILE_CUDA and not _is_compiling():
         try:
@@ -153,7 +155,17 @@ def _cuda_fused(fn: Callable[..., Tensor], *args: object) -> Tensor:
                 RuntimeWarning,
                 stacklevel=3,
             )
-    return fn(*args)
+    return None
+
+
+def _in_row_chunks(fn: Callable[[Tensor], Tensor], rows: Tensor) -> Tensor:
+    """``fn(rows)`` for a per-row ``fn`` on (N, C) rows, ``_REFERENCE_CHUNK_ELEMENTS``
+    scores at a time: bounded temporaries, and no host sync (the split uses shapes only)."""
+    n, c = rows.shape
+    step = max(1, _REFERENCE_CHUNK_ELEMENTS // max(c, 1))
+    if n <= step:
+        return fn(rows)
+    return torch.cat([fn(rows[start : start + step]) for start in range(0, n, step)])
 
 
 # -- argmax ---------------------------------------------------------------------
@@ -188,10 +200,13 @@ def _argmax(x: Tensor, reference: Callable[[Tensor], Tensor]) -> Tensor:
     """``reference(x)`` by the fastest exact path for ``x`` (see the module docstring)."""
     if _cpu_fast_path(x):
         return _argmax_cpu(x, reference)
-    if x.is_cuda and x.is_floating_point() and x.numel() > 0:
-        rows = x.reshape(-1, x.shape[-1])  # one rank per compiled graph
-        return _cuda_fused(reference, rows).reshape(x.shape[:-1])
-    return reference(x)
+    if not x.is_floating_point() or x.ndim == 0 or x.numel() == 0 or _is_compiling():
+        return reference(x)  # integers: a plain argmax; traced: inductor fuses the whole
+    rows = x.reshape(-1, x.shape[-1])  # one rank per compiled graph
+    out = _fused_on_cuda(reference, rows) if x.is_cuda else None
+    if out is None:
+        out = _in_row_chunks(reference, rows)
+    return out.reshape(x.shape[:-1])
 
 
 def _argmax_last_reference(x: Tensor) -> Tensor:
@@ -290,7 +305,9 @@ def in_top_k(targets: Tensor, predictions: Tensor, k: int) -> Tensor:
     if _cpu_fast_path(predictions) and predictions.dtype in _WIDE_TINY and c <= _MAX_FLOAT32_COUNT:
         return _in_top_k_cpu(targets, predictions, k)
     if predictions.is_cuda and b > 0 and c > 0:
-        return _cuda_fused(_in_top_k_whole, targets, predictions, k)
+        out = _fused_on_cuda(_in_top_k_whole, targets, predictions, k)
+        if out is not None:
+            return out
     return _in_top_k_reference(targets, predictions, k)
 
 
@@ -320,12 +337,12 @@ def _in_top_k_block(p: Tensor, safe: Tensor, k: int) -> Tensor:
 
 
 def _in_top_k_reference(targets: Tensor, predictions: Tensor, k: int) -> Tensor:
-    """The definition of :func:`in_top_k`, branch-free, in chunks of ``_TOPK_CHUNK_ELEMENTS``."""
+    """The definition of :func:`in_top_k`, branch-free, in chunks of ``_REFERENCE_CHUNK_ELEMENTS``."""
     b, c = predictions.shape
     valid, safe = _valid_targets(targets, c)
     if c == 0 or b == 0:
         return torch.zeros(b, dtype=torch.bool, device=predictions.device)
-    rows = max(1, _TOPK_CHUNK_ELEMENTS // c)
+    rows = max(1, _REFERENCE_CHUNK_ELEMENTS // c)
     out = [_in_top_k_block(predictions[start : start + rows], safe[start : start + rows], k) for start in range(0, b, rows)]
     return torch.cat(out) & valid
 
