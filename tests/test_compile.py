@@ -7,17 +7,22 @@ inductor compile costs about a second on CPU (the first one ~15 s):
 * every public kernel on a few ordinary parity-fixture cases (one per input
   dtype and rank, at most ``PER_KERNEL``): no graph break, same output as eager;
 * the compiled references that run on CUDA (``_tf_ops._fused_on_cuda``), on CPU,
-  on edge values: inductor keeps TensorFlow's NaN, signed-zero and subnormal rules.
+  on edge values: inductor keeps TensorFlow's NaN, signed-zero and subnormal rules;
+* the metrics' ``update`` and ``forward``, compiled alone and inside a training
+  step: one graph (plus one when the batch size first changes), exact states.
 """
 
 from __future__ import annotations
 
 import shutil
+import warnings
 
 import pytest
 import torch
 
+import torch_keras_acc as tka
 import torch_keras_acc.functional as F
+from torch._dynamo.utils import counters
 from torch_keras_acc import _tf_ops
 from tests.conftest import cases, to_torch
 from tests.test_fast_paths import _edge_scores, _targets
@@ -98,3 +103,82 @@ def test_binary_accuracy_compiles_when_the_threshold_changes():
     y_true, y_pred = torch.tensor([1.0, 0.0, 1.0]), torch.tensor([0.7, 0.2, 0.4])
     for threshold in (0.5, 0.3, 0.0):
         assert torch.equal(compiled(y_true, y_pred, threshold=threshold), F.binary_accuracy(y_true, y_pred, threshold=threshold))
+
+
+# -- metrics --------------------------------------------------------------------
+METRIC_CLASSES = [
+    tka.Accuracy,
+    tka.BinaryAccuracy,
+    tka.CategoricalAccuracy,
+    tka.SparseCategoricalAccuracy,
+    tka.TopKCategoricalAccuracy,
+    tka.SparseTopKCategoricalAccuracy,
+    tka.KerasAccuracy,
+    tka.LegacyBinaryAccuracy,
+    tka.LegacyCategoricalAccuracy,
+    tka.LegacySparseCategoricalAccuracy,
+]
+
+
+def _batch(cls: type, n: int, c: int = 5, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(preds, target) for ``cls``, with out-of-range sparse labels and a NaN score."""
+    gen = torch.Generator().manual_seed(seed)
+    scores = torch.randn(n, c, generator=gen)
+    scores[0, 1] = float("nan")
+    labels = torch.randint(-1, c + 1, (n,), generator=gen)
+    if cls in (tka.BinaryAccuracy, tka.LegacyBinaryAccuracy):
+        return torch.rand(n, 1, generator=gen), torch.randint(0, 2, (n, 1), generator=gen).float()
+    if cls is tka.Accuracy:
+        return scores.argmax(-1), labels
+    if cls in (tka.CategoricalAccuracy, tka.TopKCategoricalAccuracy, tka.LegacyCategoricalAccuracy):
+        return scores, torch.nn.functional.one_hot(labels.clamp(0, c - 1), c).float()
+    return scores, labels
+
+
+def _same_state(a, b) -> bool:
+    return all(torch.equal(getattr(a, s), getattr(b, s)) for s in ("total", "count", "invalid")) and a.update_count == b.update_count
+
+
+@pytest.mark.parametrize("cls", METRIC_CLASSES, ids=lambda c: c.__name__)
+def test_update_compiles_fullgraph_without_recompiling_each_step(cls):
+    """``torch.compile(metric.update, fullgraph=True)``: exact states, and no recompile per step
+    (torchmetrics' int update counter would force one; traced updates count in a tensor)."""
+    compiled, eager = (cls(warn_pitfalls=False, on_invalid="ignore") for _ in range(2))
+    update = torch.compile(compiled.update, fullgraph=True)
+    counters.clear()
+    for step in range(6):
+        preds, target = _batch(cls, n=16 + step, seed=step)
+        update(preds, target)
+        eager.update(preds, target)
+        assert _same_state(compiled, eager), f"step {step}"
+    assert counters["stats"]["unique_graphs"] <= 2  # the first batch size, then a dynamic one
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert torch.equal(compiled.compute(), eager.compute())
+    compiled.reset()
+    assert compiled.update_count == 0 and int(compiled._traced_updates) == 0 and float(compiled.total) == 0.0
+
+
+def test_a_compiled_training_step_may_call_forward_and_update():
+    """The metric inside a compiled step: batch values and states as in eager PyTorch."""
+    compiled, eager = (tka.SparseCategoricalAccuracy(on_invalid="ignore") for _ in range(2))
+    model = torch.nn.Linear(8, 5)
+
+    @torch.compile(fullgraph=True)
+    def step(x, y):
+        logits = model(x)
+        value = compiled(logits, y)
+        compiled.update(logits, y, sample_weight=torch.full(y.shape, 0.5))
+        return logits.sum(), value
+
+    counters.clear()
+    for i in range(6):
+        gen = torch.Generator().manual_seed(i)
+        x, y = torch.randn(20 + i, 8, generator=gen), torch.randint(0, 6, (20 + i,), generator=gen)
+        _, value = step(x, y)
+        with torch.no_grad():
+            logits = model(x)
+        assert torch.equal(value, eager(logits, y))
+        eager.update(logits, y, sample_weight=torch.full(y.shape, 0.5))
+        assert _same_state(compiled, eager), f"step {i}"
+    assert counters["stats"]["unique_graphs"] <= 2

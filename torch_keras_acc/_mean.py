@@ -23,7 +23,7 @@ from torchmetrics.utilities.exceptions import TorchMetricsUserError
 
 from torch_keras_acc._convert import ArrayLike, dtype_name, resolve_dtype, to_tensor
 from torch_keras_acc._pitfalls import KerasPitfallWarning, rules_for
-from torch_keras_acc._tf_ops import squeeze_or_expand_to_same_rank
+from torch_keras_acc._tf_ops import _is_compiling, squeeze_or_expand_to_same_rank
 from torch_keras_acc.functional import _invalid_count, sparse_categorical_accuracy, sparse_top_k_categorical_accuracy
 
 _ACC = torch.float64  # accumulator dtype
@@ -100,6 +100,16 @@ def weighted_sums(name: str, values: Tensor, sample_weight: ArrayLike | None) ->
 ON_INVALID = ("warn", "raise", "ignore")
 
 
+def _add_to(state: Tensor, value: Tensor | float) -> None:
+    """``state += value`` in place, for a 0-d state.
+
+    Traced by torch.compile, through a one-element view: inductor on the CPU
+    (torch 2.13) silently drops in-place updates of a 0-d float64 tensor that
+    is a graph input, and a view of it is updated correctly.
+    """
+    (state.view(1) if _is_compiling() else state).add_(value)
+
+
 def _ratio(total: Tensor, count: Tensor | float) -> Tensor:
     """``total / count``, 0.0 where ``count`` is 0: Keras's ``divide_no_nan``."""
     if not isinstance(count, Tensor):
@@ -167,6 +177,8 @@ class KerasMeanMetric(Metric):
         # groups merge metrics whose states are equal after the first batch; with this
         # state, two different metrics of ours never look equal.
         self.add_state("kernel", torch.tensor(self._kernel_id(), dtype=torch.int64), dist_reduce_fx="max")
+        # Updates run traced by torch.compile are counted here (see _update_count).
+        self.register_buffer("_traced_updates", torch.tensor(0, dtype=torch.int64), persistent=False)
         self._pitfalls_checked = False
         self._invalid_reported = False
         self._in_forward = False
@@ -186,12 +198,38 @@ class KerasMeanMetric(Metric):
 
         @functools.wraps(update)
         def wrapped(*args: Any, **kwargs: Any) -> None:
-            d = self.__dict__
-            d["_computed"] = None
-            d["_update_count"] += 1
+            self._count_update()
             update(*args, **kwargs)
 
         return wrapped
+
+    def _count_update(self) -> None:
+        d = self.__dict__
+        d["_computed"] = None
+        if _is_compiling():
+            # torch.compile treats an int attribute as a constant: incrementing
+            # one would recompile the caller on every step. A tensor it is not.
+            self._traced_updates.add_(1)
+            d["_traced"] = True
+        else:
+            d["_eager_update_count"] += 1
+
+    @property
+    def _update_count(self) -> int:
+        """torchmetrics' count of updates since the last reset, compiled ones included."""
+        d = self.__dict__
+        count = d.get("_eager_update_count", 0)
+        if d.get("_traced"):  # read the device only once a traced update ran: no sync otherwise
+            count += int(self._traced_updates)
+        return count
+
+    @_update_count.setter
+    def _update_count(self, value: int) -> None:  # torchmetrics sets it (0 in reset, sums in merge_state)
+        d = self.__dict__
+        d["_eager_update_count"] = value
+        if d.get("_traced"):
+            self._traced_updates.zero_()
+            d["_traced"] = False
 
     # -- torchmetrics spelling ------------------------------------------------
     def update(self, preds: ArrayLike, target: ArrayLike, sample_weight: ArrayLike | None = None) -> None:
@@ -216,13 +254,13 @@ class KerasMeanMetric(Metric):
         invalid = None
         if fn in _SPARSE_LABEL_KERNELS and not fn_kwargs.get("from_sorted_ids"):
             invalid = _invalid_count(target, preds.shape[-1])
-        if self.warn_pitfalls and not self._pitfalls_checked:
+        if self.warn_pitfalls and not self._pitfalls_checked and not _is_compiling():  # value checks read the host
             self._warn_pitfalls(fn, fn_kwargs, target, preds)
         # In place: no module __setattr__ per step (torchmetrics' reset() installs fresh tensors).
-        self.total.add_(total)
-        self.count.add_(count)
+        _add_to(self.total, total)
+        _add_to(self.count, count)
         if isinstance(invalid, Tensor):  # an int is 0: nothing to add
-            self.invalid.add_(invalid)
+            _add_to(self.invalid, invalid)
         return total, count
 
     def _kernel(self, target: ArrayLike, preds: ArrayLike) -> tuple[Callable[..., Tensor], dict[str, Any]]:
@@ -261,9 +299,7 @@ class KerasMeanMetric(Metric):
         try:
             if self.dist_sync_on_step:
                 return super().forward(preds, target, sample_weight)
-            d = self.__dict__  # the bookkeeping of the wrapped update (see _wrap_update)
-            d["_computed"] = None
-            d["_update_count"] += 1
+            self._count_update()  # the bookkeeping of the wrapped update (see _wrap_update)
             total, count = self._accumulate(preds, target, sample_weight)
             self._forward_cache = _ratio(total.to(self.total.dtype), count).to(self.result_dtype)  # int64 when counted
             return self._forward_cache

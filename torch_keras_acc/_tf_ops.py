@@ -304,10 +304,13 @@ def in_top_k(targets: Tensor, predictions: Tensor, k: int) -> Tensor:
     b, c = predictions.shape
     if _cpu_fast_path(predictions) and predictions.dtype in _WIDE_TINY and c <= _MAX_FLOAT32_COUNT:
         return _in_top_k_cpu(targets, predictions, k)
-    if predictions.is_cuda and b > 0 and c > 0:
-        out = _fused_on_cuda(_in_top_k_whole, targets, predictions, k)
-        if out is not None:
-            return out
+    if b > 0 and c > 0:
+        if _is_compiling():
+            return _in_top_k_whole(targets, predictions, k)  # traced: inductor fuses the whole (and N stays dynamic)
+        if predictions.is_cuda:
+            out = _fused_on_cuda(_in_top_k_whole, targets, predictions, k)
+            if out is not None:
+                return out
     return _in_top_k_reference(targets, predictions, k)
 
 

@@ -313,7 +313,7 @@ def _invalid_count(labels: Tensor, num_classes: int) -> Tensor | int:
     if not labels.is_floating_point() and num_classes > torch.iinfo(labels.dtype).max:
         labels = labels.to(torch.int64)  # else the bound wraps in the narrow dtype (uint8 >= 300 is uint8 >= 44)
     bad = labels >= num_classes
-    if labels.is_signed():
+    if labels.dtype.is_signed:
         bad |= labels < 0
     if labels.is_floating_point():
         bad |= ~torch.isfinite(labels) | (labels != torch.trunc(labels))
