@@ -135,7 +135,7 @@ class KerasMeanMetric(Metric):
       ``ValueError`` (``"raise"``), or says nothing (``"ignore"``).
     * ``warn_pitfalls``: warn once (:class:`KerasPitfallWarning`) when the first
       batch looks like a common mistake, e.g. one-hot labels fed to a sparse
-      metric. Value checks run on the first batch only.
+      metric. Value checks run on the first batch only (and not while torch.compile traces).
     """
 
     is_differentiable: ClassVar[bool] = False
