@@ -83,3 +83,29 @@ def assert_value(got: torch.Tensor, want: float, what: str, atol: float = 1e-6) 
         assert np.isnan(g), f"{what}: got {g}, Keras gave nan"
     else:
         assert abs(g - want) <= atol, f"{what}: got {g!r}, Keras gave {want!r}"
+
+
+# Every metric class: the six, the string "accuracy", and Keras 2.2's three.
+METRIC_CLASSES = [
+    *CLASSES.values(),
+    tka.KerasAccuracy,
+    tka.LegacyBinaryAccuracy,
+    tka.LegacyCategoricalAccuracy,
+    tka.LegacySparseCategoricalAccuracy,
+]
+
+
+def synthetic_batch(cls: type, n: int, c: int = 5, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random ``(preds, target)`` of the kind ``cls`` takes, with a NaN score and
+    sparse labels out of range on both sides (for tests of paths, not of values)."""
+    gen = torch.Generator().manual_seed(seed)
+    scores = torch.randn(n, c, generator=gen)
+    scores[0, 1 % c] = float("nan")
+    labels = torch.randint(-1, c + 1, (n,), generator=gen)
+    if cls in (tka.BinaryAccuracy, tka.LegacyBinaryAccuracy):
+        return torch.rand(n, 1, generator=gen), torch.randint(0, 2, (n, 1), generator=gen).float()
+    if cls is tka.Accuracy:
+        return scores.argmax(-1), labels
+    if cls in (tka.CategoricalAccuracy, tka.TopKCategoricalAccuracy, tka.LegacyCategoricalAccuracy):
+        return scores, torch.nn.functional.one_hot(labels.clamp(0, c - 1), c).float()
+    return scores, labels

@@ -24,7 +24,7 @@ import torch_keras_acc as tka
 import torch_keras_acc.functional as F
 from torch._dynamo.utils import counters
 from torch_keras_acc import _tf_ops
-from tests.conftest import cases, to_torch
+from tests.conftest import CLASSES, METRIC_CLASSES, cases, synthetic_batch, to_torch
 from tests.test_fast_paths import _edge_scores, _targets
 
 pytestmark = [
@@ -36,14 +36,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning"),  # torch internals
 ]
 
-KERNELS = [
-    "accuracy",
-    "binary_accuracy",
-    "categorical_accuracy",
-    "sparse_categorical_accuracy",
-    "top_k_categorical_accuracy",
-    "sparse_top_k_categorical_accuracy",
-]
+KERNELS = list(CLASSES)  # the six Keras functions
 EDGE_TAGS = {"nan", "subnormal", "error", "invalid_label", "pitfall"}
 PER_KERNEL = 3
 
@@ -106,35 +99,6 @@ def test_binary_accuracy_compiles_when_the_threshold_changes():
 
 
 # -- metrics --------------------------------------------------------------------
-METRIC_CLASSES = [
-    tka.Accuracy,
-    tka.BinaryAccuracy,
-    tka.CategoricalAccuracy,
-    tka.SparseCategoricalAccuracy,
-    tka.TopKCategoricalAccuracy,
-    tka.SparseTopKCategoricalAccuracy,
-    tka.KerasAccuracy,
-    tka.LegacyBinaryAccuracy,
-    tka.LegacyCategoricalAccuracy,
-    tka.LegacySparseCategoricalAccuracy,
-]
-
-
-def _batch(cls: type, n: int, c: int = 5, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """(preds, target) for ``cls``, with out-of-range sparse labels and a NaN score."""
-    gen = torch.Generator().manual_seed(seed)
-    scores = torch.randn(n, c, generator=gen)
-    scores[0, 1] = float("nan")
-    labels = torch.randint(-1, c + 1, (n,), generator=gen)
-    if cls in (tka.BinaryAccuracy, tka.LegacyBinaryAccuracy):
-        return torch.rand(n, 1, generator=gen), torch.randint(0, 2, (n, 1), generator=gen).float()
-    if cls is tka.Accuracy:
-        return scores.argmax(-1), labels
-    if cls in (tka.CategoricalAccuracy, tka.TopKCategoricalAccuracy, tka.LegacyCategoricalAccuracy):
-        return scores, torch.nn.functional.one_hot(labels.clamp(0, c - 1), c).float()
-    return scores, labels
-
-
 def _same_state(a, b) -> bool:
     return all(torch.equal(getattr(a, s), getattr(b, s)) for s in ("total", "count", "invalid")) and a.update_count == b.update_count
 
@@ -147,7 +111,7 @@ def test_update_compiles_fullgraph_without_recompiling_each_step(cls):
     update = torch.compile(compiled.update, fullgraph=True)
     counters.clear()
     for step in range(6):
-        preds, target = _batch(cls, n=16 + step, seed=step)
+        preds, target = synthetic_batch(cls, n=16 + step, seed=step)
         update(preds, target)
         eager.update(preds, target)
         assert _same_state(compiled, eager), f"step {step}"

@@ -19,7 +19,7 @@ import torch
 import torch_keras_acc as tka
 import torch_keras_acc.functional as F
 from torch_keras_acc import _tf_ops
-from tests.conftest import CLASSES, case_params, expected_for, parity, to_torch
+from tests.conftest import CLASSES, METRIC_CLASSES, case_params, expected_for, parity, synthetic_batch, to_torch
 from tests.test_fast_paths import FLOATS, _edge_scores, _targets
 
 pytestmark = [
@@ -139,28 +139,13 @@ def test_peak_extra_memory_is_never_n_by_c(op, cuda_path):
 
 
 # -- no host sync -------------------------------------------------------------------
-def _batches(cls: type, n: int = 64, c: int = 7) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """(preds, target) on the GPU for ``cls``, some labels invalid and some scores NaN."""
-    gen = torch.Generator().manual_seed(0)
-    preds = torch.randn(n, c, generator=gen)
-    preds[0, 0] = float("nan")
-    labels = torch.randint(-1, c + 1, (n,), generator=gen)
-    one_hot = torch.nn.functional.one_hot(labels.clamp(0, c - 1), c).float()
-    if cls in (tka.BinaryAccuracy, tka.LegacyBinaryAccuracy):
-        preds, target = torch.rand(n, 1, generator=gen), torch.randint(0, 2, (n, 1), generator=gen).float()
-    elif cls is tka.Accuracy:
-        preds, target = preds.argmax(-1, keepdim=True), labels.unsqueeze(-1)
-    elif cls in (tka.CategoricalAccuracy, tka.TopKCategoricalAccuracy, tka.LegacyCategoricalAccuracy):
-        target = one_hot
-    else:
-        target = labels
+def _batches(cls: type) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Two batches (of two sizes) on the GPU for ``cls``."""
+    preds, target = synthetic_batch(cls, n=64, c=7)
     return [(preds.to(CUDA), target.to(CUDA)), (preds[1:].to(CUDA), target[1:].to(CUDA))]
 
 
-SYNC_CLASSES = [*CLASSES.values(), tka.KerasAccuracy, tka.LegacyBinaryAccuracy, tka.LegacyCategoricalAccuracy, tka.LegacySparseCategoricalAccuracy]
-
-
-@pytest.mark.parametrize("cls", SYNC_CLASSES, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", METRIC_CLASSES, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("warn_pitfalls", [False, True])
 def test_update_and_forward_never_sync_the_host(cls, warn_pitfalls, cuda_path):
     """``update``, ``update_state`` and ``forward``, weighted or not, sync nothing.
