@@ -3,7 +3,8 @@
 These kernels are the single source of truth for the semantics; the metric
 classes only average their output. Each mirrors the function of the same name
 in Keras 3 (``keras/src/metrics/accuracy_metrics.py``) running on TensorFlow,
-and returns a float32 tensor of 0.0/1.0 with the shape Keras returns.
+and returns a float32 tensor of 0.0/1.0 with the shape Keras returns. Each also
+has ``.hits``, the same answer as a bool tensor, which the metrics count.
 
 Deliberate differences from Keras, all documented in the README:
 
@@ -19,6 +20,8 @@ Example:
     tensor([0., 1.])
     >>> F.binary_accuracy([1, 0, 1], [0.5, 0.2, 0.51])
     tensor([0., 1., 1.])
+    >>> F.binary_accuracy.hits([1, 0, 1], [0.5, 0.2, 0.51])
+    tensor([False,  True,  True])
 """
 
 from __future__ import annotations
