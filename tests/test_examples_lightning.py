@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,14 +10,14 @@ import pytest
 
 pytest.importorskip("lightning")
 
+from tests.conftest import run_ddp_script  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 VALUE = r"(\d\.\d{4})"
 
 
 def test_lightning_ddp_example_prints_keras_epoch_lines() -> None:
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "lightning_ddp.py")], capture_output=True, text=True, timeout=240, cwd=ROOT
-    )
+    out = run_ddp_script([sys.executable, str(ROOT / "examples" / "lightning_ddp.py")], 240, ROOT)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-6000:]
     lines = out.stdout.splitlines()
     # printed once (rank 0 only), Keras's layout: "Epoch i/n" then "steps/steps - name: value - ..."

@@ -9,13 +9,13 @@ records the predictions it scored; the expected values are one metric in one
 process over the union of those predictions, each sample once.
 
 The run happens in a subprocess with a timeout, so a stuck process group
-cannot hang the suite.
+cannot hang the suite (and is run once more only on PyTorch's gloo abort at
+exit; see ``tests.conftest.run_ddp_script``).
 """
 
 from __future__ import annotations
 
 import csv
-import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -28,6 +28,7 @@ pytest.importorskip("lightning")
 import lightning.pytorch as pl  # noqa: E402
 from torch.utils.data import DataLoader, Dataset  # noqa: E402
 
+from tests.conftest import run_ddp_script  # noqa: E402
 from torch_keras_acc import SparseCategoricalAccuracy  # noqa: E402
 from torch_keras_acc.distributed import unpadded_weights  # noqa: E402
 
@@ -157,12 +158,8 @@ def one_process(records: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]:
     out = tmp_path_factory.mktemp("lightning")
-    proc = subprocess.run(
-        [sys.executable, "-c", f"from tests.test_lightning import fit; fit({str(out)!r})"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=FIT_TIMEOUT_S,
+    proc = run_ddp_script(
+        [sys.executable, "-c", f"from tests.test_lightning import fit; fit({str(out)!r})"], FIT_TIMEOUT_S, ROOT, fresh_dir=out
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
     ranks = [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(2)]
