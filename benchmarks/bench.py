@@ -177,16 +177,11 @@ _PROFILE_REFERENCE_MAX_BYTES = 512 << 20
 
 
 def _with_reference_kernels(step: Step) -> Step:
-    """``step`` with the fast paths of _tf_ops switched off: the chunked eager references,
-    as they run off the CPU (CUDA's default path)."""
+    """``step`` on the "reference" path (the chunked eager references: CUDA's default path)."""
 
     def run() -> object:
-        fast, cuda = _tf_ops._cpu_fast_path, _tf_ops._COMPILE_CUDA
-        _tf_ops._cpu_fast_path, _tf_ops._COMPILE_CUDA = (lambda x: False), False
-        try:
+        with tka.kernel_path("reference"):
             return step()
-        finally:
-            _tf_ops._cpu_fast_path, _tf_ops._COMPILE_CUDA = fast, cuda
 
     return run
 

@@ -21,15 +21,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 # The generator imports TensorFlow; it is run by hand, never collected.
 collect_ignore = ["fixtures/generate.py", "fixtures/gen_accuracy_string.py", "fixtures/gen_examples.py"]
 
-# Keras's function name -> our class, for the six metrics.
-CLASSES = {
-    "accuracy": tka.Accuracy,
-    "binary_accuracy": tka.BinaryAccuracy,
-    "categorical_accuracy": tka.CategoricalAccuracy,
-    "sparse_categorical_accuracy": tka.SparseCategoricalAccuracy,
-    "top_k_categorical_accuracy": tka.TopKCategoricalAccuracy,
-    "sparse_top_k_categorical_accuracy": tka.SparseTopKCategoricalAccuracy,
-}
+# Keras's function name -> our class, for the six metrics (from the one registry).
+CLASSES = {entry.name: entry.cls for entry in tka.registry.KERAS}
 
 TORCH_DTYPES = {
     "float16": torch.float16,
@@ -89,13 +82,7 @@ def assert_value(got: torch.Tensor, want: float, what: str, atol: float = 1e-6) 
 
 
 # Every metric class: the six, the string "accuracy", and Keras 2.2's three.
-METRIC_CLASSES = [
-    *CLASSES.values(),
-    tka.KerasAccuracy,
-    tka.LegacyBinaryAccuracy,
-    tka.LegacyCategoricalAccuracy,
-    tka.LegacySparseCategoricalAccuracy,
-]
+METRIC_CLASSES = [entry.cls for entry in tka.registry.ENTRIES]
 
 
 def synthetic_batch(cls: type, n: int, c: int = 5, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

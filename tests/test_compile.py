@@ -6,7 +6,7 @@ inductor compile costs about a second on CPU (the first one ~15 s):
 
 * every public kernel on a few ordinary parity-fixture cases (one per input
   dtype and rank, at most ``PER_KERNEL``): no graph break, same output as eager;
-* the compiled references that run on CUDA (``_tf_ops._fused_on_cuda``), on CPU,
+* the compiled references that run on CUDA (the "compiled" path), on CPU,
   on edge values: inductor keeps TensorFlow's NaN, signed-zero and subnormal rules;
 * the metrics' ``update`` and ``forward``, compiled alone and inside a training
   step: one graph (plus one when the batch size first changes), exact states.
@@ -78,17 +78,16 @@ def test_kernel_compiles_fullgraph_and_matches_eager(metric):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
-def test_cuda_fused_references_keep_tensorflow_rules(dtype, monkeypatch):
-    """``_fused_on_cuda`` compiles the references as CUDA would; here inductor's CPU backend."""
-    monkeypatch.setattr(_tf_ops, "_COMPILE_CUDA", True)
-    monkeypatch.setattr(_tf_ops, "_compiled", {})
+def test_compiled_path_keeps_tensorflow_rules(dtype):
+    """The "compiled" path (CUDA's opt-in default) forced on the CPU: inductor's CPU backend."""
     for shape in [(300, 3), (40, 9)]:  # two shapes: the second runs the dynamic-shape graph
         x = _edge_scores(dtype, shape)
         t = _targets(shape[0], shape[1])
-        assert torch.equal(_tf_ops._fused_on_cuda(_tf_ops._argmax_last_reference, x), _tf_ops._argmax_last_reference(x))
-        assert torch.equal(_tf_ops._fused_on_cuda(_tf_ops._in_top_k_whole, t, x, 2), _tf_ops._in_top_k_reference(t, x, 2))
-    assert _tf_ops._COMPILE_CUDA, "compiling failed and fell back to eager"
-    assert set(_tf_ops._compiled) == {_tf_ops._argmax_last_reference, _tf_ops._in_top_k_whole}
+        with tka.kernel_path("compiled") as log:
+            got_argmax, got_top_k = _tf_ops.argmax_last(x), _tf_ops.in_top_k(t, x, 2)
+        assert log.used == {"argmax": {"compiled"}, "in_top_k": {"compiled"}}, "compiling failed and fell back"
+        assert torch.equal(got_argmax, _tf_ops._argmax_last_reference(x))
+        assert torch.equal(got_top_k, _tf_ops._in_top_k_reference(t, x, 2))
 
 
 def test_binary_accuracy_compiles_when_the_threshold_changes():

@@ -31,16 +31,16 @@ CUDA = torch.device("cuda")
 ALL = parity()["cases"]
 
 
-@pytest.fixture(params=["eager", "compiled"])
-def cuda_path(request, monkeypatch):
-    """Which CUDA path ``_tf_ops`` takes; checks after the test that compiling did not fall back."""
-    compiled = request.param == "compiled"
-    if compiled and importlib.util.find_spec("triton") is None:
-        pytest.skip("torch.compile on CUDA needs Triton")
-    monkeypatch.setattr(_tf_ops, "_COMPILE_CUDA", compiled)
-    yield request.param
-    if compiled:
-        assert _tf_ops._COMPILE_CUDA, "compiling failed and fell back to eager"
+@pytest.fixture(params=["reference", "compiled", "triton"])
+def cuda_path(request):
+    """Which CUDA path the primitives take (forced through the public switch); checks
+    after the test that the path really ran (a failing compile falls back, and says so)."""
+    if request.param in ("compiled", "triton") and importlib.util.find_spec("triton") is None:
+        pytest.skip(f"the {request.param} path on CUDA needs Triton")
+    with tka.kernel_path(request.param) as log:
+        yield request.param
+    ran = set().union(*log.used.values()) if log.used else set()
+    assert not ran or request.param in ran, f"the {request.param} path never ran (it fell back): {log.used}"
 
 
 def _cuda(x):

@@ -5,7 +5,7 @@ The references (``_argmax_last_reference``, ``_tf_argmax_reference``,
 plain, branch-free definitions; every input here is drawn to hit the rules
 that differ from stock PyTorch: ties, NaN, infinities, signed zeros,
 subnormals, out-of-range targets, every float dtype, rank 3, and chunk
-boundaries (chunk sizes monkeypatched small).
+boundaries (tiny chunk sizes, set through ``kernel_path``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import warnings
 import pytest
 import torch
 
+import torch_keras_acc as tka
 import torch_keras_acc.functional as F
 from torch_keras_acc import _tf_ops
 from tests.conftest import case_params, cases, to_torch
@@ -58,16 +59,12 @@ def _targets(n: int, c: int, seed: int = 1) -> torch.Tensor:
 
 
 @pytest.fixture(params=["default", "tiny_chunks", "small_inputs"])
-def chunks(request, monkeypatch):
+def chunks(request):
     """Run each test with the real sizes, with tiny chunks (many ragged ones) on the
     large-input path, and with every input taking the small-input path."""
-    if request.param == "tiny_chunks":
-        monkeypatch.setattr(_tf_ops, "_CPU_CHUNK_ELEMENTS", 7)
-        monkeypatch.setattr(_tf_ops, "_REFERENCE_CHUNK_ELEMENTS", 5)
-        monkeypatch.setattr(_tf_ops, "_SMALL_ELEMENTS", 0)
-    elif request.param == "small_inputs":
-        monkeypatch.setattr(_tf_ops, "_SMALL_ELEMENTS", 1 << 30)
-    return request.param
+    sizes = {"default": {}, "tiny_chunks": {"chunk_elements": 7, "small_elements": 0}, "small_inputs": {"small_elements": 1 << 30}}
+    with tka.kernel_path(**sizes[request.param]):
+        yield request.param
 
 
 # -- argmax ---------------------------------------------------------------------
@@ -185,7 +182,7 @@ ARGMAX_AND_TOP_K = [c for name in ARGMAX_AND_TOP_K_KERNELS for c in cases(metric
 
 
 @pytest.mark.parametrize("case", case_params(ARGMAX_AND_TOP_K))
-def test_functional_fast_equals_reference_on_fixtures(case, monkeypatch):
+def test_functional_fast_equals_reference_on_fixtures(case):
     fn = getattr(F, case["metric"])
     fast = []
     for batch in case["batches"]:
@@ -193,67 +190,91 @@ def test_functional_fast_equals_reference_on_fixtures(case, monkeypatch):
             fast.append(fn(to_torch(batch["y_true"]), to_torch(batch["y_pred"]), **case["kwargs"]))
         except (ValueError, TypeError) as err:
             fast.append(type(err))
-    monkeypatch.setattr(_tf_ops, "_cpu_fast_path", lambda x: False)
-    for batch, want in zip(case["batches"], fast):
-        args = to_torch(batch["y_true"]), to_torch(batch["y_pred"])
-        if isinstance(want, type):
-            with pytest.raises(want):
-                fn(*args, **case["kwargs"])
-        else:
-            assert torch.equal(fn(*args, **case["kwargs"]), want)
+    with tka.kernel_path("reference"):
+        for batch, want in zip(case["batches"], fast):
+            args = to_torch(batch["y_true"]), to_torch(batch["y_pred"])
+            if isinstance(want, type):
+                with pytest.raises(want):
+                    fn(*args, **case["kwargs"])
+            else:
+                assert torch.equal(fn(*args, **case["kwargs"]), want)
 
 
 # -- invalid-label count ----------------------------------------------------------
 @pytest.mark.parametrize("dtype", INTS)
 @pytest.mark.parametrize("c", [1, 3, 300])
 @pytest.mark.parametrize("shape", [(), (1,), (40,), (5, 8)], ids=str)
-def test_invalid_count_fast_matches_reference(dtype, c, shape, monkeypatch):
+def test_invalid_count_fast_matches_reference(dtype, c, shape):
     """The CPU min/max shortcut (all labels valid: the int 0) counts what the plain path counts."""
     gen = torch.Generator().manual_seed(c)
     for low, high in [(0, c), (-2, c + 2), (c, c + 3)]:  # all valid, both sides out, all out
         raw = torch.randint(max(low, 0) if dtype in (torch.uint8, torch.bool) else low, high, shape, generator=gen)
         labels = raw.clamp(0, 255).to(dtype) if dtype in (torch.uint8, torch.bool) else raw.to(dtype)
         fast = int(F._invalid_count(labels, c))
-        with monkeypatch.context() as m:
-            m.setattr(F, "_cpu_fast_path", lambda x: False)
+        with tka.kernel_path("reference"):
             reference = F._invalid_count(labels, c)
         assert isinstance(reference, torch.Tensor) and fast == int(reference)
         assert int(F.invalid_label_count(labels, torch.zeros(*shape, c))) == fast
 
 
-# -- CUDA dispatch, exercised on the CPU -----------------------------------------
-def test_compiling_failure_falls_back_to_the_eager_reference(monkeypatch):
+# -- the path table, exercised on the CPU ------------------------------------------
+def test_a_failing_optional_path_falls_back_to_the_reference_once(monkeypatch):
     def broken_compile(*args, **kwargs):
         raise RuntimeError("no triton")
 
-    monkeypatch.setattr(torch, "compile", broken_compile)
-    monkeypatch.setattr(_tf_ops, "_COMPILE_CUDA", True)
-    monkeypatch.setattr(_tf_ops, "_compiled", {})
+    monkeypatch.setattr(torch, "compile", broken_compile)  # a public torch name: no compiler here
+    table = _tf_ops._argmax_table(True)  # a fresh table: the shared ones keep their state
     x = _edge_scores(torch.float32, (50, 4))
-    with pytest.warns(RuntimeWarning, match="no triton"):
-        assert _tf_ops._fused_on_cuda(_tf_ops._argmax_last_reference, x) is None
-    assert _tf_ops._COMPILE_CUDA is False
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # warned once; later calls go straight to the eager reference
-        assert _tf_ops._fused_on_cuda(_tf_ops._argmax_last_reference, x) is None
+    with tka.kernel_path("compiled") as log, pytest.warns(RuntimeWarning, match="no triton"):
+        assert torch.equal(table(x), _tf_ops._argmax_last_reference(x))
+    assert log.used == {"argmax": {"reference"}}
+    with warnings.catch_warnings(), tka.kernel_path("compiled"):
+        warnings.simplefilter("error")  # warned once; later calls go straight to the reference
+        assert torch.equal(table(x), _tf_ops._argmax_last_reference(x))
 
 
-# -- the eager path off the CPU (CUDA, MPS), exercised on the CPU -------------------
+def test_kernel_path_rejects_unknown_paths_and_sizes():
+    with pytest.raises(ValueError, match="path must be one of"):
+        with tka.kernel_path("fast"):
+            pass
+    with pytest.raises(ValueError, match="chunk_elements"):
+        with tka.kernel_path(chunk_elements=0):
+            pass
+
+
+@pytest.mark.parametrize("path", ["reference", "cpu_fast", "compiled"])
+def test_every_path_gives_the_metric_states_of_the_reference(path):
+    """The metrics' states, bit for bit, whichever path computes the primitives."""
+    scores = _edge_scores(torch.float32, (64, 6), seed=5)
+    labels = _targets(64, 6, seed=6)
+    weights = torch.rand(64, generator=torch.Generator().manual_seed(5))
+    states = {}
+    for p in ("reference", path):
+        with tka.kernel_path(p) as log:
+            ms = [cls(on_invalid="ignore", warn_pitfalls=False) for cls in (tka.SparseCategoricalAccuracy, tka.SparseTopKCategoricalAccuracy)]
+            for m in ms:
+                m.update(scores, labels, sample_weight=weights)
+        states[p] = [(m.total.clone(), m.count.clone(), m.invalid.clone()) for m in ms]
+        assert set().union(*log.used.values()) == {p}
+    for mine, ref in zip(states[path], states["reference"]):
+        assert all(torch.equal(a, b) for a, b in zip(mine, ref))
+
+
+# -- the chunked reference (CUDA's default, MPS), exercised on the CPU ---------------
 @pytest.mark.parametrize("argmax,reference", ARGMAXES)
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("shape", [(200, 2), (300, 5), (6, 7, 4)], ids=str)
-def test_argmax_off_the_cpu_path_runs_the_reference_in_chunks(argmax, reference, dtype, shape, chunks, monkeypatch):
-    """Without the CPU fast path, argmax runs the reference a bounded chunk of rows at a time."""
+def test_argmax_reference_path_runs_in_chunks(argmax, reference, dtype, shape, chunks):
+    """On the reference path, argmax runs the reference a bounded chunk of rows at a time."""
     x = _edge_scores(dtype, shape)
     want = reference(x)
-    monkeypatch.setattr(_tf_ops, "_cpu_fast_path", lambda t: False)
-    assert torch.equal(argmax(x), want)
+    with tka.kernel_path("reference", chunk_elements=7 if chunks == "tiny_chunks" else None):
+        assert torch.equal(argmax(x), want)
 
 
 def test_row_chunks_bound_every_call():
     seen = []
     rows = torch.randn(23, 4)
-    with pytest.MonkeyPatch.context() as m:
-        m.setattr(_tf_ops, "_REFERENCE_CHUNK_ELEMENTS", 10)  # 2 rows of 4 per call
+    with tka.kernel_path(chunk_elements=10):  # 2 rows of 4 per call
         out = _tf_ops._in_row_chunks(lambda r: seen.append(r.shape[0]) or r.sum(dim=1), rows)
     assert seen == [2] * 11 + [1] and torch.equal(out, rows.sum(dim=1))

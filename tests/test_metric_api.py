@@ -42,9 +42,13 @@ def test_result_dtype(dtype):
     assert m.total.dtype == m.count.dtype == torch.float64
 
 
-def test_bad_dtype():
-    with pytest.raises(ValueError, match="floating dtype"):
-        tka.Accuracy(dtype="int32")
+@pytest.mark.parametrize("dtype", ["complex64", "float", "str", torch.complex64, 3])
+def test_bad_dtype(dtype):
+    if dtype == "float":  # Keras's alias of float32, accepted
+        assert tka.Accuracy(dtype=dtype).result_dtype == torch.float32
+        return
+    with pytest.raises(ValueError, match="accuracy: dtype must be a float or integer dtype"):
+        tka.Accuracy(dtype=dtype)
 
 
 def test_count_is_exact_past_2_pow_24():

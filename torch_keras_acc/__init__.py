@@ -14,8 +14,8 @@ Example:
 
 from torch_keras_acc import distributed, functional, legacy
 from torch_keras_acc._mean import KerasMeanMetric
+from torch_keras_acc._paths import kernel_path
 from torch_keras_acc._pitfalls import KerasPitfallWarning
-from torch_keras_acc.explain import AccuracyReport, explain, threshold_sweep
 from torch_keras_acc.legacy import LegacyBinaryAccuracy, LegacyCategoricalAccuracy, LegacySparseCategoricalAccuracy
 from torch_keras_acc.metrics import (
     Accuracy,
@@ -26,6 +26,8 @@ from torch_keras_acc.metrics import (
     TopKCategoricalAccuracy,
 )
 from torch_keras_acc.resolve import KerasAccuracy, get, loss_kind, resolve_accuracy
+from torch_keras_acc import registry  # noqa: E402  (after resolve: it lists KerasAccuracy)
+from torch_keras_acc.explain import AccuracyReport, explain, threshold_sweep  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -46,8 +48,10 @@ __all__ = [
     "distributed",
     "functional",
     "get",
+    "kernel_path",
     "legacy",
     "loss_kind",
+    "registry",
     "resolve_accuracy",
     "explain",
     "threshold_sweep",

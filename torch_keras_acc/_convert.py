@@ -18,6 +18,8 @@ _DTYPE_NAMES = {
     "float": torch.float32,
     "float64": torch.float64,
     "double": torch.float64,
+    "float8_e4m3fn": torch.float8_e4m3fn,
+    "float8_e5m2": torch.float8_e5m2,
 }
 
 
@@ -33,9 +35,7 @@ def to_tensor(x: Any, what: str, metric: str, device: torch.device | None = None
     if isinstance(x, Tensor):
         t = x.detach()
     elif isinstance(x, np.ndarray):
-        if x.dtype == object or x.dtype.kind in "USV":
-            raise TypeError(f"{metric}: {what} must be numeric, got a NumPy array of dtype {x.dtype}")
-        t = torch.from_numpy(np.ascontiguousarray(x))
+        t = _from_numpy(x, what, metric)
     elif isinstance(x, (list, tuple, float, int, bool, np.generic)):
         try:
             t = torch.as_tensor(x)
@@ -57,15 +57,53 @@ def to_tensor(x: Any, what: str, metric: str, device: torch.device | None = None
     return t
 
 
-def resolve_dtype(dtype: Any) -> torch.dtype:
-    """A torch floating dtype from Keras's ``dtype=`` (a name, a torch dtype, or None for float32)."""
+# NumPy extension dtypes (ml_dtypes: what TensorFlow and JAX hand out) that torch holds natively,
+# read through an unsigned view of the same width.
+_ML_DTYPES = {
+    "bfloat16": (np.uint16, torch.bfloat16),
+    "float8_e4m3fn": (np.uint8, torch.float8_e4m3fn),
+    "float8_e5m2": (np.uint8, torch.float8_e5m2),
+}
+
+
+def _from_numpy(x: np.ndarray, what: str, metric: str) -> Tensor:
+    """A tensor sharing or copying ``x``; 0-d arrays stay 0-d (a 0-d weight weighs the
+    whole batch, as in Keras: ``np.ascontiguousarray`` would make it (1,))."""
+    if x.dtype == object or x.dtype.kind in "USV":
+        raise TypeError(f"{metric}: {what} must be numeric, got a NumPy array of dtype {x.dtype}")
+    if not x.flags.c_contiguous or not x.flags.writeable:
+        x = x.copy()  # negative strides and read-only buffers are not torch's to share
+    special = _ML_DTYPES.get(x.dtype.name)
+    if special is not None:
+        return torch.from_numpy(x.view(special[0])).view(special[1])
+    try:
+        if x.dtype.kind not in "biufc":
+            raise TypeError
+        return torch.from_numpy(x)
+    except TypeError:
+        raise TypeError(f"{metric}: {what} has NumPy dtype {x.dtype}, which torch cannot hold; expected a bool, int or float dtype") from None
+
+
+_INT_DTYPE_NAMES = {"int8": torch.int8, "int16": torch.int16, "int32": torch.int32, "int64": torch.int64, "uint8": torch.uint8}
+
+
+def resolve_dtype(dtype: Any, name: str = "metric") -> torch.dtype:
+    """A torch dtype from Keras's ``dtype=`` (a name, a torch or NumPy dtype, or None for float32).
+
+    Float dtypes are the result's dtype; integer ones are accepted as Keras accepts
+    them (its states are then integers: weights truncated, the result float32)."""
     if dtype is None:
         return torch.float32
-    if isinstance(dtype, torch.dtype) and dtype.is_floating_point:
+    if isinstance(dtype, torch.dtype) and (dtype.is_floating_point or dtype in _INT_DTYPE_NAMES.values()):
         return dtype
-    if isinstance(dtype, str) and dtype in _DTYPE_NAMES:
-        return _DTYPE_NAMES[dtype]
-    raise ValueError(f"dtype must be a floating dtype such as 'float32' or torch.float64, got {dtype!r}")
+    key = dtype if isinstance(dtype, str) else getattr(dtype, "__name__", None) if isinstance(dtype, type) else str(dtype)
+    if isinstance(dtype, np.dtype):
+        key = dtype.name
+    if key in _DTYPE_NAMES:
+        return _DTYPE_NAMES[key]
+    if key in _INT_DTYPE_NAMES:
+        return _INT_DTYPE_NAMES[key]
+    raise ValueError(f"{name}: dtype must be a float or integer dtype such as 'float32', 'int32' or torch.float64, got {dtype!r}")
 
 
 def dtype_name(dtype: torch.dtype) -> str:

@@ -1,46 +1,39 @@
 """The one stateful piece: Keras's weighted mean of per-sample values.
 
-``KerasMeanMetric`` is our ``MeanMetricWrapper``: a subclass names a kernel
-from :mod:`torch_keras_acc.functional` and its keyword arguments; this class
-applies Keras's ``sample_weight`` rules and keeps ``total`` and ``count``.
+``KerasMeanMetric`` is our ``MeanMetricWrapper``: a subclass names the
+:class:`~torch_keras_acc._spec.KernelSpec` of its kernel; this class applies
+Keras's ``sample_weight`` and mask rules and keeps ``total`` and ``count``.
+It reads nothing about a subclass but its spec and its constructor arguments.
 
 Unlike Keras, the two states are float64 (Keras: float32, whose ``count``
 stops growing at 2**24 samples), so results stay exact on any dataset size
 (integer counts are exact up to 2**53).
+
+Example:
+    >>> import torch_keras_acc as tka
+    >>> m = tka.SparseCategoricalAccuracy(ignore_index=-100)
+    >>> m.update([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]], [1, -100, 0])
+    >>> m.result()
+    tensor(0.5000)
 """
 
 from __future__ import annotations
 
-import functools
 import warnings
 import zlib
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, ClassVar, Literal, Mapping
 
 import torch
 from torch import Tensor
-from torchmetrics import Metric
-from torchmetrics.utilities.exceptions import TorchMetricsUserError
 
+from torch_keras_acc._compat import CompatMetric, accumulator_dtype, add_to, is_compiling
 from torch_keras_acc._convert import ArrayLike, dtype_name, resolve_dtype, to_tensor
-from torch_keras_acc._pitfalls import KerasPitfallWarning, rules_for
-from torch_keras_acc._tf_ops import _is_compiling, squeeze_or_expand_to_same_rank
-from torch_keras_acc.functional import _invalid_count, sparse_categorical_accuracy, sparse_top_k_categorical_accuracy
+from torch_keras_acc._pitfalls import KerasPitfallWarning
+from torch_keras_acc._spec import KernelSpec
+from torch_keras_acc._tf_ops import squeeze_or_expand_to_same_rank
 
-_ACC = torch.float64  # accumulator dtype
-_EXACT_STATES = ("total", "count")  # float64, never cast by .to(dtype) / .half()
-_INT_STATES = ("invalid", "kernel")
-
-
-def _acc_dtype(where: Tensor | torch.device) -> torch.dtype:
-    """float64, except on Apple's MPS, which has none: float32 there (exact up to 2**24 samples)."""
-    mps = where.is_mps if isinstance(where, Tensor) else where.type == "mps"  # is_mps: no device object per update
-    return torch.float32 if mps else _ACC
-
-
-# Kernels whose y_true holds class indices (legacy.py registers its own).
-_SPARSE_LABEL_KERNELS: set = {sparse_categorical_accuracy, sparse_top_k_categorical_accuracy}
-
-
+OnInvalid = Literal["warn", "raise", "ignore"]
+ON_INVALID = ("warn", "raise", "ignore")
 _SUM_CHUNK = 1 << 18
 
 
@@ -56,7 +49,31 @@ def _exact_sum(values: Tensor, acc: torch.dtype) -> Tensor:
     return torch.stack([chunk.sum(dtype=acc) for chunk in flat.split(_SUM_CHUNK)]).sum()
 
 
-def weighted_sums(name: str, values: Tensor, sample_weight: ArrayLike | None) -> tuple[Tensor, Tensor | float]:
+def apply_mask(name: str, sample_weight: Tensor | None, mask: Tensor | None) -> Tensor | None:
+    """Keras's ``losses.loss.apply_mask(..., reduction="sum")``: the mask becomes 0/1
+    weights, multiplied into ``sample_weight`` (ranks aligned as Keras aligns them)."""
+    if mask is None:
+        return sample_weight
+    float_mask = mask.to(sample_weight.dtype if sample_weight is not None else torch.float64)
+    if sample_weight is None:
+        return float_mask
+    m, w = squeeze_or_expand_to_same_rank(float_mask, sample_weight)
+    if m.ndim != w.ndim and w.ndim > 0:
+        # Keras broadcasts (N,) weights against an (N, T) mask from the last axis: an error,
+        # or, when N == T, each token weighed by its position's weight. Neither is meant.
+        raise ValueError(
+            f"{name}: sample_weight of shape {tuple(sample_weight.shape)} cannot be combined with a mask of shape "
+            f"{tuple(mask.shape)}; pass one weight per masked position (e.g. sample_weight[:, None].expand_as(mask))"
+        )
+    try:
+        return w * m
+    except RuntimeError:
+        raise ValueError(
+            f"{name}: sample_weight of shape {tuple(sample_weight.shape)} and mask of shape {tuple(mask.shape)} cannot be broadcast"
+        ) from None
+
+
+def weighted_sums(name: str, values: Tensor, sample_weight: Tensor | None, integer: bool = False) -> tuple[Tensor, Tensor | float]:
     """This batch's ``(total, count)`` under Keras's ``reduce_to_samplewise_values``.
 
     Each sample weighs the same, not each element: values are averaged over
@@ -66,17 +83,21 @@ def weighted_sums(name: str, values: Tensor, sample_weight: ArrayLike | None) ->
     A scalar weight ``w`` makes the whole batch count as ``w``, as in Keras.
     Unweighted, ``count`` is a Python number: the batch size is known on the
     host, so it costs no tensor and no device work; and bool values (hits) are
-    counted, so ``total`` is then an int64 tensor.
+    counted, so ``total`` is then an int64 tensor. ``integer``: the metric's dtype
+    is an integer one, and Keras then truncates weights and each batch's sums.
     """
-    acc = _acc_dtype(values)
+    acc = accumulator_dtype(values)
     if sample_weight is None:
         n = values.shape[0] if values.ndim else 1
         if values.ndim > 1:
-            return values.to(acc).mean(dim=tuple(range(1, values.ndim))).sum(), float(n)
+            total = values.to(acc).mean(dim=tuple(range(1, values.ndim))).sum()
+            return (total.trunc() if integer else total), float(n)
         return _exact_sum(values, acc), float(n)
 
     values = values.to(acc)
-    w = to_tensor(sample_weight, "sample_weight", name, values.device).to(acc)
+    w = sample_weight.to(acc)
+    if integer:
+        w = w.trunc()  # Keras casts the weights to the metric's integer dtype
     v_shape, w_shape = tuple(values.shape), tuple(w.shape)
     values, w = squeeze_or_expand_to_same_rank(values, w)
     w_ndim = w.ndim
@@ -94,40 +115,34 @@ def weighted_sums(name: str, values: Tensor, sample_weight: ArrayLike | None) ->
         w = w.mean(dim=tuple(range(1, w_ndim)))
     if values.ndim > 1:
         values = values.mean(dim=tuple(range(1, values.ndim)))
-    return values.sum(), w.sum()
-
-
-ON_INVALID = ("warn", "raise", "ignore")
-
-
-def _add_to(state: Tensor, value: Tensor | float) -> None:
-    """``state += value`` in place, for a 0-d state.
-
-    Traced by torch.compile, through a one-element view: inductor on the CPU
-    (torch 2.13) silently drops in-place updates of a 0-d float64 tensor that
-    is a graph input, and a view of it is updated correctly.
-    """
-    (state.view(1) if _is_compiling() else state).add_(value)
+    total, count = values.sum(), w.sum()
+    return (total.trunc(), count.trunc()) if integer else (total, count)
 
 
 def _ratio(total: Tensor, count: Tensor | float) -> Tensor:
     """``total / count``, 0.0 where ``count`` is 0: Keras's ``divide_no_nan``."""
     if not isinstance(count, Tensor):
-        return total / count if count != 0 else torch.zeros_like(total)
+        return total / count if count != 0 else torch.zeros_like(total, dtype=torch.float64 if not total.is_floating_point() else None)
     return torch.where(count == 0, torch.zeros_like(total), total / count)
 
 
-class KerasMeanMetric(Metric):
+def _check_ignore_index(name: str, value: Any) -> int | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise TypeError(f"{name}: ignore_index must be an int (e.g. -100) or None, got {value!r}")
+
+
+class KerasMeanMetric(CompatMetric):
     """Weighted mean of a per-sample Keras kernel, as a torchmetrics ``Metric``.
 
-    Subclasses set ``_fn`` (a function of :mod:`torch_keras_acc.functional`)
-    and pass its keyword arguments as ``fn_kwargs``; each becomes an attribute
+    A subclass sets ``spec`` (a :class:`~torch_keras_acc._spec.KernelSpec`) and
+    passes its Keras arguments as ``config``; each becomes an attribute
     (``metric.k``, ``metric.threshold``) and part of ``get_config()``.
 
     Both spellings work: ``update(preds, target)`` / ``update_state(y_true,
     y_pred)``, ``compute()`` / ``result()``, ``reset()`` / ``reset_state()``.
 
-    Beyond Keras, every metric takes two keyword-only options:
+    Beyond Keras, every metric takes these keyword-only options:
 
     * ``on_invalid``: sparse labels outside ``[0, C)`` or non-integral are scored
       as Keras scores them, and counted on the device (no host sync per
@@ -136,6 +151,13 @@ class KerasMeanMetric(Metric):
     * ``warn_pitfalls``: warn once (:class:`KerasPitfallWarning`) when the first
       batch looks like a common mistake, e.g. one-hot labels fed to a sparse
       metric. Value checks run on the first batch only (and not while torch.compile traces).
+    * ``ignore_index`` (metrics with class-id labels): labels equal to it are
+      neither counted nor reported invalid (PyTorch's ``-100`` padding).
+
+    ``update``, ``update_state`` and ``forward`` also take ``mask=``: a bool
+    tensor of the per-sample shape (y_pred's leading axes), applied as Keras
+    applies a masked output's ``_keras_mask``: as 0/1 weights, multiplied into
+    ``sample_weight``.
     """
 
     is_differentiable: ClassVar[bool] = False
@@ -144,7 +166,8 @@ class KerasMeanMetric(Metric):
     plot_lower_bound: ClassVar[float] = 0.0
     plot_upper_bound: ClassVar[float] = 1.0
 
-    _fn: ClassVar[Callable[..., Tensor]]
+    spec: ClassVar[KernelSpec | None]  # None: resolved per batch (KerasAccuracy)
+    kernel: Tensor  # the identity state
     total: Tensor
     count: Tensor
     invalid: Tensor
@@ -153,162 +176,147 @@ class KerasMeanMetric(Metric):
         self,
         name: str,
         dtype: Any = None,
-        fn_kwargs: dict[str, Any] | None = None,
+        config: Mapping[str, Any] | None = None,
         *,
-        on_invalid: str = "warn",
+        on_invalid: OnInvalid = "warn",
         warn_pitfalls: bool = True,
+        ignore_index: int | None = None,
+        identity: tuple = (),
         **kwargs: Any,
     ) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"{type(self).__name__}: name must be a str, got {name!r}")
         if on_invalid not in ON_INVALID:
             raise ValueError(f"{name}: on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
+        result_dtype = resolve_dtype(dtype, name)
+        ignore_index = _check_ignore_index(name, ignore_index)
+        config = self._check_config(name, dict(config or {}), ignore_index)
         super().__init__(**kwargs)
         self.name = name
-        self.result_dtype = resolve_dtype(dtype)
+        self.dtype_config = result_dtype  # Keras's dtype=, as given (an integer one is allowed)
+        # The result dtype: Keras divides integer states into float32.
+        self.result_dtype = result_dtype if result_dtype.is_floating_point else torch.float32
         self.on_invalid = on_invalid
         self.warn_pitfalls = bool(warn_pitfalls)
-        self._fn_kwargs = dict(fn_kwargs or {})
-        for key, value in self._fn_kwargs.items():
+        self.ignore_index = ignore_index
+        self._config = config
+        for key, value in config.items():
             setattr(self, key, value)
+        # The identity comes first: MetricCollection's compute groups merge metrics whose
+        # states are equal after the first batch, and torchmetrics < 1.6.2 compares the
+        # first state only. It names the class and the full configuration, so two
+        # different metrics of ours never look equal. dist_reduce_fx="max": all ranks agree.
+        signature = repr((type(self).__qualname__, sorted(config.items()), ignore_index, identity))
+        # (Named "kernel" since 0.1, so checkpoints taken with persistent(True) still load.)
+        self.add_state("kernel", torch.tensor(zlib.crc32(signature.encode()) & 0x7FFFFFFF, dtype=torch.int64), dist_reduce_fx="max")
         # dist_reduce_fx="sum": the synced state is the sum over ranks, exact in float64.
-        self.add_state("total", torch.tensor(0.0, dtype=_ACC), dist_reduce_fx="sum")
-        self.add_state("count", torch.tensor(0.0, dtype=_ACC), dist_reduce_fx="sum")
+        self.add_state("total", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("invalid", torch.tensor(0, dtype=torch.int64), dist_reduce_fx="sum")
-        # A constant naming the kernel and its arguments. MetricCollection's compute
-        # groups merge metrics whose states are equal after the first batch; with this
-        # state, two different metrics of ours never look equal.
-        self.add_state("kernel", torch.tensor(self._kernel_id(), dtype=torch.int64), dist_reduce_fx="max")
-        # Updates run traced by torch.compile are counted here (see _update_count).
-        self.register_buffer("_traced_updates", torch.tensor(0, dtype=torch.int64), persistent=False)
         self._pitfalls_checked = False
         self._invalid_reported = False
         self._in_forward = False
 
-    def _kernel_id(self) -> int:
-        signature = repr((type(self).__name__, sorted(self._fn_kwargs.items()), getattr(self, "semantics", None)))
-        return zlib.crc32(signature.encode()) & 0x7FFFFFFF
+    @classmethod
+    def _check_config(cls, name: str, config: dict[str, Any], ignore_index: int | None) -> dict[str, Any]:
+        """The constructor's arguments, checked against the class's spec (at construction, not at update)."""
+        if cls.spec is None:  # resolved per batch; checked there
+            return dict(config)
+        if ignore_index is not None and cls.spec.labels != "class_ids":
+            raise ValueError(f"{name}: ignore_index applies to metrics of integer class labels; {cls.__name__} takes {cls.spec.labels} labels")
+        return cls.spec.check_config(name, config)
 
-    def _wrap_update(self, update: Callable) -> Callable:
-        """torchmetrics' bookkeeping around ``update``, without its per-step costs.
-
-        The same ``_computed`` / ``_update_count`` bookkeeping, written to the
-        instance dict (``nn.Module.__setattr__`` costs microseconds a call), and
-        no grad-mode context: inputs are detached on the way in, so no graph
-        can form. This matters for small batches, where overhead is the cost.
-        """
-
-        @functools.wraps(update)
-        def wrapped(*args: Any, **kwargs: Any) -> None:
-            self._count_update()
-            update(*args, **kwargs)
-
-        return wrapped
-
-    def _count_update(self) -> None:
-        d = self.__dict__
-        d["_computed"] = None
-        if _is_compiling():
-            # torch.compile treats an int attribute as a constant: incrementing
-            # one would recompile the caller on every step. A tensor it is not.
-            self._traced_updates.add_(1)
-            d["_traced"] = True
-        else:
-            d["_eager_update_count"] += 1
-
-    @property
-    def _update_count(self) -> int:
-        """torchmetrics' count of updates since the last reset, compiled ones included."""
-        d = self.__dict__
-        count = d.get("_eager_update_count", 0)
-        if d.get("_traced"):  # read the device only once a traced update ran: no sync otherwise
-            count += int(self._traced_updates)
-        return count
-
-    @_update_count.setter
-    def _update_count(self, value: int) -> None:  # torchmetrics sets it (0 in reset, sums in merge_state)
-        d = self.__dict__
-        d["_eager_update_count"] = value
-        if d.get("_traced"):
-            self._traced_updates.zero_()
-            d["_traced"] = False
-
-    # -- torchmetrics spelling ------------------------------------------------
-    def update(self, preds: ArrayLike, target: ArrayLike, sample_weight: ArrayLike | None = None) -> None:
+    # -- accumulating ---------------------------------------------------------
+    def update(self, preds: ArrayLike, target: ArrayLike, sample_weight: ArrayLike | None = None, mask: ArrayLike | None = None) -> None:
         """Accumulate a batch. Every check runs before the state changes."""
-        self._accumulate(preds, target, sample_weight)
+        self._accumulate(preds, target, sample_weight, mask)
 
-    def _accumulate(self, preds: ArrayLike, target: ArrayLike, sample_weight: ArrayLike | None) -> tuple[Tensor, Tensor | float]:
+    def _batch_value(self, preds: ArrayLike, target: ArrayLike, sample_weight: ArrayLike | None = None, mask: ArrayLike | None = None) -> Tensor:
+        total, count = self._accumulate(preds, target, sample_weight, mask)
+        return _ratio(total.to(self.total.dtype), count).to(self.result_dtype)  # int64 when counted
+
+    def _batch_spec(self, y_true: Tensor, y_pred: Tensor) -> tuple[KernelSpec, Mapping[str, Any]]:
+        """The kernel for this batch and its config: the class's own (``KerasAccuracy`` resolves one)."""
+        assert self.spec is not None, "a class without a spec resolves one per batch"
+        return self.spec, self._config
+
+    def _accepted(self, spec: KernelSpec) -> None:
+        """Called once a batch has been added to the state (``KerasAccuracy`` fixes its variant)."""
+
+    def _accumulate(
+        self, preds: ArrayLike, target: ArrayLike, sample_weight: ArrayLike | None, mask: ArrayLike | None
+    ) -> tuple[Tensor, Tensor | float]:
         """Add a batch to the state; return the batch's own ``(total, count)``."""
         # Convert once: lists and NumPy arrays are copied here and nowhere else.
-        preds = to_tensor(preds, "y_pred", self.name, self.device)
-        target = to_tensor(target, "y_true", self.name, self.device)
-        fn, fn_kwargs = self._kernel(target, preds)
+        y_pred = to_tensor(preds, "y_pred", self.name, self.device)
+        y_true = to_tensor(target, "y_true", self.name, self.device)
+        spec, config = self._batch_spec(y_true, y_pred)
         try:
-            # The bool hits behind a functional kernel when it has them (see functional._float32_values).
-            values = getattr(fn, "hits", fn)(target, preds, device=self.device, **fn_kwargs)
+            hits = spec.hits(y_true, y_pred, device=self.device, **config)
         except ValueError as err:
-            hints = self._pitfalls(fn, fn_kwargs, target, preds, values_too=False)
+            hints = spec.pitfalls(y_true, y_pred, config, values_too=False)
             if not hints:
                 raise
             raise ValueError(f"{err}. Likely cause: {' '.join(hints)}") from None
-        total, count = weighted_sums(self.name, values, sample_weight)
+        keep = self._keep(y_true, hits, mask)
+        weight = None if sample_weight is None else to_tensor(sample_weight, "sample_weight", self.name, self.device)
+        weight = apply_mask(self.name, weight, keep)
+        total, count = weighted_sums(self.name, hits, weight, integer=not self.dtype_config.is_floating_point)
         invalid = None
-        if fn in _SPARSE_LABEL_KERNELS and not fn_kwargs.get("from_sorted_ids"):
-            invalid = _invalid_count(target, preds.shape[-1])
-        if self.warn_pitfalls and not self._pitfalls_checked and not _is_compiling():  # value checks read the host
-            self._warn_pitfalls(fn, fn_kwargs, target, preds)
+        if spec.invalid_labels is not None:
+            kept = None if keep is None else torch.broadcast_to(keep, hits.shape).reshape(y_true.shape)
+            invalid = spec.invalid_labels(y_true, y_pred, config, kept)
+        if self.warn_pitfalls and not self._pitfalls_checked and not is_compiling():  # value checks read the host
+            self._warn_pitfalls(spec, config, y_true, y_pred)
         # In place: no module __setattr__ per step (torchmetrics' reset() installs fresh tensors).
-        _add_to(self.total, total)
-        _add_to(self.count, count)
+        add_to(self.total, total)
+        add_to(self.count, count)
         if isinstance(invalid, Tensor):  # an int is 0: nothing to add
-            _add_to(self.invalid, invalid)
+            add_to(self.invalid, invalid)
+        self._accepted(spec)
         return total, count
 
-    def _kernel(self, target: ArrayLike, preds: ArrayLike) -> tuple[Callable[..., Tensor], dict[str, Any]]:
-        """The per-sample kernel for this batch and its keyword arguments."""
-        return type(self)._fn, self._fn_kwargs
+    def _keep(self, y_true: Tensor, hits: Tensor, mask: ArrayLike | None) -> Tensor | None:
+        """The per-sample positions that count (shape of ``hits``), from ``mask`` and ``ignore_index``; None: all."""
+        keep = None
+        if mask is not None:
+            keep = to_tensor(mask, "mask", self.name, hits.device)
+            if keep.dtype != torch.bool:
+                raise TypeError(f"{self.name}: mask must be a bool tensor (True: counted), got dtype {keep.dtype}")
+            aligned, _ = squeeze_or_expand_to_same_rank(keep, hits)
+            try:
+                fits = aligned.ndim <= hits.ndim and torch.broadcast_shapes(aligned.shape, hits.shape) == hits.shape
+            except RuntimeError:
+                fits = False
+            if not fits:
+                raise ValueError(
+                    f"{self.name}: mask of shape {tuple(keep.shape)} does not fit the per-sample values of shape "
+                    f"{tuple(hits.shape)}; expected y_pred's leading shape, e.g. (N,) or (N, T)"
+                )
+        if self.ignore_index is not None:
+            labels = y_true != self.ignore_index
+            if labels.numel() != hits.numel():
+                raise ValueError(f"{self.name}: ignore_index needs one label per sample; y_true has shape {tuple(y_true.shape)}")
+            labels = labels.reshape(hits.shape)
+            if keep is not None:
+                labels, keep = squeeze_or_expand_to_same_rank(labels, keep)
+                try:
+                    keep = labels & keep
+                except RuntimeError:
+                    raise ValueError(f"{self.name}: mask of shape {tuple(keep.shape)} does not match the samples' shape {tuple(hits.shape)}") from None
+            else:
+                keep = labels
+        return keep
 
-    def _pitfalls(
-        self, fn: Callable[..., Tensor], fn_kwargs: dict[str, Any], target: ArrayLike, preds: ArrayLike, values_too: bool = True
-    ) -> list[str]:
-        """Messages of the pitfall rules that match this batch (value rules only if ``values_too``)."""
-        try:
-            y_pred = to_tensor(preds, "y_pred", self.name, self.device)
-            y_true = to_tensor(target, "y_true", self.name, self.device)
-        except (TypeError, ValueError):
-            return []
-        return [msg for rule in rules_for(fn.__name__, fn_kwargs, values_too) if (msg := rule(y_true, y_pred))]
-
-    def _warn_pitfalls(self, fn: Callable[..., Tensor], fn_kwargs: dict[str, Any], target: ArrayLike, preds: ArrayLike) -> None:
+    def _warn_pitfalls(self, spec: KernelSpec, config: Mapping[str, Any], y_true: Tensor, y_pred: Tensor) -> None:
         self._pitfalls_checked = True  # value rules read the first batch only: one host sync per metric
-        for message in self._pitfalls(fn, fn_kwargs, target, preds):
-            warnings.warn(f"{self.name} ({type(self).__name__}): {message} (warn_pitfalls=False silences this)", KerasPitfallWarning, stacklevel=4)
+        for message in spec.pitfalls(y_true, y_pred, config):
+            warnings.warn(f"{self.name} ({type(self).__name__}): {message} (warn_pitfalls=False silences this)", KerasPitfallWarning, stacklevel=5)
 
-    def forward(self, preds: ArrayLike, target: ArrayLike, sample_weight: ArrayLike | None = None) -> Tensor:
-        """Accumulate the batch and return its own value, in one pass.
-
-        torchmetrics' generic ``forward`` saves the state, resets, updates,
-        computes and merges back; for a weighted mean the batch's ``(total,
-        count)`` already give both. With ``dist_sync_on_step=True`` the generic
-        path runs, since the batch value must then be synced.
-        """
-        if self._is_synced:  # torchmetrics' own guard: a synced state holds every rank's sums
-            raise TorchMetricsUserError(
-                "The Metric shouldn't be synced when performing ``forward``. HINT: Did you forget to call ``unsync`` ?."
-            )
-        self._in_forward = True
-        try:
-            if self.dist_sync_on_step:
-                return super().forward(preds, target, sample_weight)
-            self._count_update()  # the bookkeeping of the wrapped update (see _wrap_update)
-            total, count = self._accumulate(preds, target, sample_weight)
-            self._forward_cache = _ratio(total.to(self.total.dtype), count).to(self.result_dtype)  # int64 when counted
-            return self._forward_cache
-        finally:
-            self._in_forward = False
-
+    # -- results --------------------------------------------------------------
     def compute(self) -> Tensor:
         """Weighted mean so far; 0.0 when the total weight is 0, like Keras's ``divide_no_nan``."""
-        if self.on_invalid != "ignore" and not self._in_forward:
+        if self.on_invalid != "ignore" and not self.__dict__.get("_in_forward"):
             self._report_invalid()
         return _ratio(self.total, self.count).to(self.result_dtype)
 
@@ -329,45 +337,10 @@ class KerasMeanMetric(Metric):
             self._invalid_reported = True
             warnings.warn(message + ". Pass on_invalid='ignore' to silence or 'raise' to fail.", UserWarning, stacklevel=4)
 
-    def _apply(self, fn: Callable, exclude_state: Sequence[str] = ()) -> KerasMeanMetric:
-        """Device moves reach every state; dtype casts never reach the accumulators.
-
-        torchmetrics guards ``.half()``/``.double()`` but not ``Module.to(dtype)``, which
-        Lightning's ``precision="16-true"`` uses. ``set_dtype()`` stays the explicit opt-in.
-        """
-        if self._dtype_convert:
-            return super()._apply(fn, exclude_state)
-        this = super()._apply(fn, exclude_state=(*exclude_state, *_EXACT_STATES, *_INT_STATES))
-        device = this.device
-        if device.type == "mps" and this.total.dtype == _ACC:
-            warnings.warn(f"{this.name}: MPS has no float64; accumulating in float32 there (counts exact up to 2**24 samples)", UserWarning, stacklevel=3)
-        for key in (*_EXACT_STATES, *_INT_STATES):
-            dtype = _acc_dtype(device) if key in _EXACT_STATES else torch.int64
-            this._defaults[key] = this._defaults[key].to(device=device, dtype=dtype)
-            setattr(this, key, getattr(this, key).to(device=device, dtype=dtype))
-        return this
-
-    def merge_state(self, incoming_state: dict[str, Any] | Metric) -> None:
-        """torchmetrics' ``merge_state``, refusing a metric of another configuration (e.g. another k)."""
-        if type(incoming_state) is type(self):  # another class: torchmetrics' own error
-            mine, theirs = self._merge_key(), incoming_state._merge_key()
-            if mine != theirs:
-                raise ValueError(f"{self.name}: cannot merge a metric configured as {theirs} into one configured as {mine}")
-        elif isinstance(incoming_state, dict):
-            kernel = incoming_state.get("kernel", self.kernel)
-            if not torch.equal(torch.as_tensor(kernel).to(self.kernel.device), self.kernel):
-                raise ValueError(f"{self.name}: the incoming state comes from a metric of another kind or configuration")
-            incoming_state = {**incoming_state, "kernel": self.kernel}  # a bare {total, count} dict is fine
-        super().merge_state(incoming_state)
-
-    def _merge_key(self) -> tuple:
-        config = {k: v for k, v in self.get_config().items() if k not in ("name", "dtype")}
-        return type(self).__name__, sorted(config.items())
-
     # -- Keras spelling -------------------------------------------------------
-    def update_state(self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None) -> None:
+    def update_state(self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None, mask: ArrayLike | None = None) -> None:
         """Keras's argument order: ``update_state(y_true, y_pred, sample_weight=None)``."""
-        self.update(y_pred, y_true, sample_weight)
+        self.update(y_pred, y_true, sample_weight, mask)
 
     def result(self) -> Tensor:
         """Keras's name for :meth:`compute`."""
@@ -379,8 +352,17 @@ class KerasMeanMetric(Metric):
 
     # -- config ---------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
-        """Keras's config dict: ``name``, ``dtype`` and the kernel's arguments."""
-        return {"name": self.name, "dtype": dtype_name(self.result_dtype), **self._fn_kwargs}
+        """Keras's config dict: ``name``, ``dtype`` and the kernel's arguments
+        (``ignore_index`` too when set; Keras has none)."""
+        config = {"name": self.name, "dtype": dtype_name(self.dtype_config), **self._config_for_keras()}
+        if self.ignore_index is not None:
+            config["ignore_index"] = self.ignore_index
+        return config
+
+    def _config_for_keras(self) -> dict[str, Any]:
+        assert self.spec is not None
+        omit = self.spec.omit_default
+        return {k: v for k, v in self._config.items() if not (k in omit and v == self.spec.defaults.get(k))}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> KerasMeanMetric:
@@ -388,5 +370,4 @@ class KerasMeanMetric(Metric):
         return cls(**config)
 
     def extra_repr(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return args
+        return ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())

@@ -7,7 +7,7 @@ first batch only, so a metric syncs the host at most once in its life.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Mapping
 
 from torch import Tensor
 
@@ -20,7 +20,7 @@ class KerasPitfallWarning(UserWarning):
     """
 
 
-def _single_column(y_true: Tensor, y_pred: Tensor) -> str | None:
+def _single_column(y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any]) -> str | None:
     if y_pred.ndim >= 1 and y_pred.shape[-1] == 1:
         return (
             "y_pred has a single column (shape %s): argmax over one column is always 0, so this measures how often "
@@ -29,7 +29,7 @@ def _single_column(y_true: Tensor, y_pred: Tensor) -> str | None:
     return None
 
 
-def _integer_labels_to_categorical(y_true: Tensor, y_pred: Tensor) -> str | None:
+def _integer_labels_to_categorical(y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any]) -> str | None:
     if y_pred.ndim >= 1 and y_pred.shape[-1] > 1 and (y_true.ndim < y_pred.ndim or y_true.shape[-1] == 1):
         return (
             "y_true of shape %s looks like integer class labels, but this metric takes one-hot labels "
@@ -38,7 +38,7 @@ def _integer_labels_to_categorical(y_true: Tensor, y_pred: Tensor) -> str | None
     return None
 
 
-def _one_hot_to_sparse(y_true: Tensor, y_pred: Tensor) -> str | None:
+def _one_hot_to_sparse(y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any]) -> str | None:
     if y_pred.ndim >= 2 and y_pred.shape[-1] > 1 and tuple(y_true.shape) == tuple(y_pred.shape):
         return (
             "y_true has the shape of y_pred %s, like one-hot labels, but this metric takes integer class "
@@ -47,7 +47,7 @@ def _one_hot_to_sparse(y_true: Tensor, y_pred: Tensor) -> str | None:
     return None
 
 
-def _probabilities_to_accuracy(y_true: Tensor, y_pred: Tensor) -> str | None:
+def _probabilities_to_accuracy(y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any]) -> str | None:
     # Value rule: first batch only (one host sync).
     if y_pred.is_floating_point() and y_pred.numel() and bool((y_pred != y_pred.round()).any()):
         return (
@@ -58,30 +58,41 @@ def _probabilities_to_accuracy(y_true: Tensor, y_pred: Tensor) -> str | None:
     return None
 
 
-def _logits_to_binary(threshold: float) -> Callable[[Tensor, Tensor], str | None]:
-    def rule(y_true: Tensor, y_pred: Tensor) -> str | None:
-        # Value rule: first batch only (one host sync).
-        if threshold > 0 and y_pred.is_floating_point() and y_pred.numel() and bool((y_pred < 0).any()):
-            return (
-                f"y_pred has negative values, so it looks like logits, but BinaryAccuracy applies no sigmoid and "
-                f"compares y_pred > {threshold}. For logits pass threshold=0.0 (the same as sigmoid(logit) > 0.5)."
-            )
-        return None
-
-    return rule
+def _logits_to_binary(y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any]) -> str | None:
+    # Value rule: first batch only (one host sync).
+    threshold = float(config["threshold"])
+    if threshold > 0 and y_pred.is_floating_point() and y_pred.numel() and bool((y_pred < 0).any()):
+        return (
+            f"y_pred has negative values, so it looks like logits, but BinaryAccuracy applies no sigmoid and "
+            f"compares y_pred > {threshold}. For logits pass threshold=0.0 (the same as sigmoid(logit) > 0.5)."
+        )
+    return None
 
 
-def rules_for(kernel: str, fn_kwargs: dict, values_too: bool = True) -> list[Callable[[Tensor, Tensor], str | None]]:
-    """The pitfall rules that apply to a kernel of :mod:`torch_keras_acc.functional`
-    (without ``values_too``, only the shape rules, which never read the data)."""
-    if kernel == "accuracy":
-        return [_probabilities_to_accuracy] if values_too else []
-    if kernel == "binary_accuracy":
-        return [_logits_to_binary(float(fn_kwargs.get("threshold", 0.5)))] if values_too else []
-    if kernel in ("categorical_accuracy", "top_k_categorical_accuracy"):
-        return [_single_column, _integer_labels_to_categorical]
-    if kernel == "sparse_categorical_accuracy":
-        return [_single_column, _one_hot_to_sparse]
-    if kernel == "sparse_top_k_categorical_accuracy" and not fn_kwargs.get("from_sorted_ids"):
-        return [_single_column, _one_hot_to_sparse]
-    return []
+def _logits_to_rounding(y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any]) -> str | None:
+    # Value rule: first batch only (one host sync).
+    if y_pred.is_floating_point() and y_pred.numel() and bool((y_pred < 0).any()):
+        return (
+            "y_pred has negative values, so it looks like logits, but Keras 2.2's binary accuracy compares "
+            "round(y_pred) with the label, so a logit of -3 is 'class -3'. For logits use "
+            "BinaryAccuracy(threshold=0.0), or apply a sigmoid first."
+        )
+    return None
+
+
+def _sorted_ids_skip(rule: Any) -> Any:
+    """``rule`` for top-k, which does not apply when y_pred holds sorted class ids."""
+
+    def checked(y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any]) -> str | None:
+        return None if config.get("from_sorted_ids") else rule(y_true, y_pred, config)
+
+    return checked
+
+
+# The rules each kind of kernel declares in its spec (functional.py, legacy.py).
+ONE_HOT_RULES = (_single_column, _integer_labels_to_categorical)
+CLASS_ID_RULES = (_single_column, _one_hot_to_sparse)
+SORTED_IDS_AWARE_RULES = tuple(_sorted_ids_skip(r) for r in CLASS_ID_RULES)
+ELEMENTWISE_VALUE_RULES = (_probabilities_to_accuracy,)
+BINARY_VALUE_RULES = (_logits_to_binary,)
+ROUNDING_VALUE_RULES = (_logits_to_rounding,)

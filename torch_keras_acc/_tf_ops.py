@@ -22,46 +22,37 @@ indexes out of bounds (out-of-range targets are clamped before the gather and
 masked after it).
 
 Speed. ``argmax_last`` (and ``tf_argmax``, the same without Keras 3's ``-0.0``
-rule, for the Keras 2.2 kernels) and ``in_top_k`` run every training step, so
-each picks a path per call; all paths return bit-identical results
-(tests/test_fast_paths.py, and tests/test_cuda.py on a GPU):
+rule, for the Keras 2.2 kernels) and ``in_top_k`` run every training step. Each
+is a :class:`~torch_keras_acc._paths.PathTable` of bit-identical
+implementations (tests/test_fast_paths.py; tests/test_cuda.py on a GPU):
 
-* ``_argmax_last_reference``, ``_tf_argmax_reference``, ``_in_top_k_reference``: plain, branch-free
-  PyTorch, the definition of the semantics. Used while ``torch.compile``
-  traces (inductor fuses it) and on devices other than CPU and CUDA.
-* CPU, eager: one fast reduction over the scores (16-bit floats widened to
-  float32 a cache-sized chunk at a time), then the reference only on the rare
-  rows where TensorFlow's rules can change the answer. On the CPU, testing
-  whether such rows exist is a memory read, not a device sync.
-* CUDA (and other devices): eager PyTorch cannot apply the rules and reduce
-  in one pass, and a data-dependent branch would sync the host. So the
-  reference runs eagerly in chunks of rows (``_REFERENCE_CHUNK_ELEMENTS``
-  scores at a time: exact, no host sync, a few passes over the scores, and
-  temporaries bounded whatever N x C is). With ``TORCH_KERAS_ACC_COMPILE_CUDA=1``
-  it runs compiled by inductor instead: one fused reduction kernel, one read of
-  the scores, no temporary (and the chunked eager reference if compiling
-  fails). Opt-in until it has been measured on a GPU.
+* ``reference`` (``_argmax_last_reference``, ``_tf_argmax_reference``,
+  ``_in_top_k_reference``): plain, branch-free PyTorch, the definition of the
+  semantics, run in chunks of rows (``_REFERENCE_CHUNK_ELEMENTS`` scores at a
+  time: exact, no host sync, temporaries bounded whatever N x C is), or whole
+  while ``torch.compile`` traces (inductor fuses it).
+* ``cpu_fast``: eager CPU tensors. One fast reduction over the scores (16-bit
+  floats widened to float32 a cache-sized chunk at a time), then the reference
+  only on the rare rows where TensorFlow's rules can change the answer. On the
+  CPU, testing whether such rows exist is a memory read, not a device sync.
+* ``compiled``: the reference compiled by inductor (dynamic shapes): one fused
+  reduction, one read of the scores. CUDA default only with
+  ``TORCH_KERAS_ACC_COMPILE_CUDA=1`` until measured on a GPU; the reference if
+  compiling fails.
+* ``triton``: one-pass Triton kernels (``_triton.py``) with every rule applied
+  in the kernel. CUDA default only with ``TORCH_KERAS_ACC_TRITON=1``.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from typing import Callable
 
 import torch
 from torch import Tensor
 
-try:
-    from torch.compiler import is_compiling as _is_compiling
-except ImportError:  # torch < 2.3
-    try:
-        from torch._dynamo import is_compiling as _is_compiling
-    except ImportError:
-
-        def _is_compiling() -> bool:
-            return False
-
+from torch_keras_acc import _paths
+from torch_keras_acc._compat import is_compiling as _is_compiling
 
 # Scores processed at once by the eager references (off the CPU): bounds their
 # rows x C temporaries to a few million elements, whatever N is.
@@ -81,11 +72,6 @@ _WIDE_TINY = {
     for dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64)
     for wide in [torch.promote_types(dtype, torch.float32)]
 }
-
-# Opt-in: never yet run on a GPU (no device was lent when it was written).
-_COMPILE_CUDA = os.environ.get("TORCH_KERAS_ACC_COMPILE_CUDA", "0") == "1"
-_compiled: dict[Callable[..., Tensor], Callable[..., Tensor]] = {}
-
 
 def squeeze_or_expand_to_same_rank(x1: Tensor, x2: Tensor, expand_rank_1: bool = True) -> tuple[Tensor, Tensor]:
     """Keras's ``squeeze_or_expand_to_same_rank``: align ranks that differ by one
@@ -122,50 +108,78 @@ def flush_subnormal(x: Tensor) -> Tensor:
     return x if limit is None else x * (x.abs() >= limit)
 
 
-def _smallest_subnormal(dtype: torch.dtype) -> float:
-    return torch.finfo(dtype).tiny * torch.finfo(dtype).eps
-
-
 def _largest_subnormal(dtype: torch.dtype) -> float:
-    return torch.finfo(dtype).tiny - _smallest_subnormal(dtype)
+    fi = torch.finfo(dtype)
+    return fi.tiny - fi.tiny * fi.eps
+
+
+def flush_operand(t: Tensor, dtype: torch.dtype) -> Tensor:
+    """A comparison operand (a threshold, a target's score) as TensorFlow's FTZ sees it.
+
+    TensorFlow flushes an operand ``|t| < tiny`` to zero, and against zero a value
+    is greater iff it is ``>= tiny``: iff it is greater than the largest subnormal
+    of ``dtype``. So the operand becomes that number, and the comparison ``x > t``
+    runs unflushed on the other side. ``t`` is already in ``dtype``.
+    """
+    lim = flush_limit(dtype)
+    if lim is None:
+        return t
+    return torch.where(t.abs() < lim, torch.full_like(t, _largest_subnormal(dtype)), t)
 
 
 # -- dispatch -----------------------------------------------------------------
 def _cpu_fast_path(x: Tensor) -> bool:
     """Whether the data-dependent CPU path may run: eager, a plain (non-traced)
     CPU tensor with a class axis and at least one element."""
-    return type(x) is Tensor and x.is_cpu and x.ndim > 0 and x.numel() > 0 and not _is_compiling()
+    return type(x) is Tensor and x.is_cpu and x.ndim > 0 and x.numel() > 0 and not _is_compiling() and _paths.allows("cpu_fast")
 
 
-def _fused_on_cuda(fn: Callable[..., Tensor], *args: object) -> Tensor | None:
-    """``fn(*args)`` compiled once per process by inductor (dynamic shapes, one
-    fused kernel); None when compiling is switched off or fails, and the caller
-    then runs its chunked eager reference."""
-    global _COMPILE_CUDA
-    if _COMPILE_CUDA and not _is_compiling():
-        try:
-            if fn not in _compiled:
-                _compiled[fn] = torch.compile(fn, dynamic=True, fullgraph=True)
-            return _compiled[fn](*args)
-        except Exception as err:  # e.g. no Triton or no compiler: stay exact, lose speed
-            _COMPILE_CUDA = False
-            warnings.warn(
-                f"torch_keras_acc: compiling the accuracy kernels failed ({type(err).__name__}: {err}); "
-                "using eager PyTorch from now on (same results, slower)",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-    return None
+def _opt_in(path: str) -> Callable[[Tensor, bool], bool]:
+    """A device path's condition: asked for by name, or the CUDA default switched on (see _paths)."""
+
+    def applies(x: Tensor, forced: bool) -> bool:
+        if x.numel() == 0 or _is_compiling():
+            return False
+        if forced:  # off CUDA, Triton runs only under its interpreter (TRITON_INTERPRET=1)
+            return x.is_cuda or path != "triton" or os.environ.get("TRITON_INTERPRET") == "1"
+        return x.is_cuda and _paths.DEFAULT_ON_CUDA[path]
+
+    return applies
+
+
+def _compiled_run(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """``fn`` compiled by inductor on first use (dynamic shapes, one fused kernel), once per table row."""
+    compiled: list[Callable[..., Tensor]] = []
+
+    def run(*args: object) -> Tensor:
+        if not compiled:
+            compiled.append(torch.compile(fn, dynamic=True, fullgraph=True))
+        return compiled[0](*args)
+
+    return run
 
 
 def _in_row_chunks(fn: Callable[[Tensor], Tensor], rows: Tensor) -> Tensor:
     """``fn(rows)`` for a per-row ``fn`` on (N, C) rows, ``_REFERENCE_CHUNK_ELEMENTS``
     scores at a time: bounded temporaries, and no host sync (the split uses shapes only)."""
     n, c = rows.shape
-    step = max(1, _REFERENCE_CHUNK_ELEMENTS // max(c, 1))
+    step = max(1, _paths.tuned("chunk_elements", _REFERENCE_CHUNK_ELEMENTS) // max(c, 1))
     if n <= step:
         return fn(rows)
     return torch.cat([fn(rows[start : start + step]) for start in range(0, n, step)])
+
+
+def _triton_run(name: str) -> Callable[..., Tensor]:
+    """The Triton implementation ``name`` of ``_triton.py``, imported on first use (triton is optional)."""
+
+    def run(*args: object) -> Tensor:
+        from torch_keras_acc import _triton
+
+        if not _triton.AVAILABLE:
+            raise RuntimeError("triton is not installed")
+        return getattr(_triton, name)(*args)
+
+    return run
 
 
 # -- argmax ---------------------------------------------------------------------
@@ -182,7 +196,7 @@ def argmax_last(x: Tensor) -> Tensor:
         >>> argmax_last(torch.tensor([[float("nan"), 1.0, 1.0], [-0.0, 0.0, -1.0]]))
         tensor([1, 1])
     """
-    return _argmax(x, _argmax_last_reference)
+    return _ARGMAX[True](x)
 
 
 def tf_argmax(x: Tensor) -> Tensor:
@@ -193,20 +207,39 @@ def tf_argmax(x: Tensor) -> Tensor:
         >>> tf_argmax(torch.tensor([[float("nan"), 1.0, 1.0], [-0.0, 0.0, -1.0]]))
         tensor([1, 0])
     """
-    return _argmax(x, _tf_argmax_reference)
+    return _ARGMAX[False](x)
 
 
-def _argmax(x: Tensor, reference: Callable[[Tensor], Tensor]) -> Tensor:
-    """``reference(x)`` by the fastest exact path for ``x`` (see the module docstring)."""
-    if _cpu_fast_path(x):
-        return _argmax_cpu(x, reference)
-    if not x.is_floating_point() or x.ndim == 0 or x.numel() == 0 or _is_compiling():
-        return reference(x)  # integers: a plain argmax; traced: inductor fuses the whole
-    rows = x.reshape(-1, x.shape[-1])  # one rank per compiled graph
-    out = _fused_on_cuda(reference, rows) if x.is_cuda else None
-    if out is None:
-        out = _in_row_chunks(reference, rows)
-    return out.reshape(x.shape[:-1])
+def _on_rows(fn: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
+    """``fn`` on (N, C) rows (one rank per compiled graph, one layout per kernel), reshaped back."""
+
+    def run(x: Tensor) -> Tensor:
+        return fn(x.reshape(-1, x.shape[-1])).reshape(x.shape[:-1])
+
+    return run
+
+
+def _argmax_table(zero_rule: bool) -> _paths.PathTable:
+    reference = _argmax_last_reference if zero_rule else _tf_argmax_reference
+
+    def plain(x: Tensor) -> Tensor:
+        # Integers, scalars, empty inputs and traced calls: the reference whole (inductor fuses it).
+        if not x.is_floating_point() or x.ndim == 0 or x.numel() == 0 or _is_compiling():
+            return reference(x)
+        return _on_rows(lambda rows: _in_row_chunks(reference, rows))(x)
+
+    def float_input(applies: Callable[[Tensor, bool], bool]) -> Callable[[Tensor, bool], bool]:
+        return lambda x, forced: x.is_floating_point() and x.ndim > 0 and applies(x, forced)
+
+    return _paths.PathTable(
+        "argmax",
+        [
+            _paths.Row("cpu_fast", lambda x, forced: _cpu_fast_path(x), lambda x: _argmax_cpu(x, reference)),
+            _paths.Row("triton", float_input(_opt_in("triton")), _on_rows(lambda rows: _triton_run("argmax")(rows, zero_rule))),
+            _paths.Row("compiled", float_input(_opt_in("compiled")), _on_rows(_compiled_run(reference))),
+            _paths.Row("reference", lambda x, forced: True, plain),
+        ],
+    )
 
 
 def _argmax_last_reference(x: Tensor) -> Tensor:
@@ -250,7 +283,7 @@ def _argmax_cpu(x: Tensor, reference: Callable[[Tensor], Tensor]) -> Tensor:
         return reference(x)
     rows = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
     wide, tiny = _WIDE_TINY[x.dtype]  # TensorFlow's rules are judged in the wider of float32 and x's dtype
-    if rows.numel() <= _SMALL_ELEMENTS:
+    if rows.numel() <= _paths.tuned("small_elements", _SMALL_ELEMENTS):
         # Small inputs: per-op overhead is the cost. No score NaN, zero or subnormal
         # anywhere (one check over the whole tensor) means torch's answer stands.
         index = rows.argmax(dim=1)
@@ -277,7 +310,7 @@ def _row_max(rows: Tensor) -> tuple[Tensor, Tensor]:
     if rows.dtype not in _LOW_PRECISION:
         return rows.max(dim=1)
     n, c = rows.shape
-    step = max(1, _CPU_CHUNK_ELEMENTS // c)
+    step = max(1, _paths.tuned("chunk_elements", _CPU_CHUNK_ELEMENTS) // c)
     values = torch.empty(n, dtype=torch.float32)
     index = torch.empty(n, dtype=torch.int64)
     wide = torch.empty(min(step, n), c, dtype=torch.float32)  # reused: no allocation per chunk
@@ -286,6 +319,9 @@ def _row_max(rows: Tensor) -> tuple[Tensor, Tensor]:
         chunk = wide[: stop - start].copy_(rows[start:stop])
         torch.max(chunk, dim=1, out=(values[start:stop], index[start:stop]))
     return values, index
+
+
+_ARGMAX = {True: _argmax_table(True), False: _argmax_table(False)}
 
 
 # -- in_top_k -------------------------------------------------------------------
@@ -301,17 +337,7 @@ def in_top_k(targets: Tensor, predictions: Tensor, k: int) -> Tensor:
         >>> in_top_k(torch.tensor([2, 0, 1]), torch.tensor([[0.1, 0.9, 0.9], [1.0, float("inf"), 0.0], [0.5, 0.5, 0.4]]), 1)
         tensor([ True, False,  True])
     """
-    b, c = predictions.shape
-    if _cpu_fast_path(predictions) and predictions.dtype in _WIDE_TINY and c <= _MAX_FLOAT32_COUNT:
-        return _in_top_k_cpu(targets, predictions, k)
-    if b > 0 and c > 0:
-        if _is_compiling():
-            return _in_top_k_whole(targets, predictions, k)  # traced: inductor fuses the whole (and N stays dynamic)
-        if predictions.is_cuda:
-            out = _fused_on_cuda(_in_top_k_whole, targets, predictions, k)
-            if out is not None:
-                return out
-    return _in_top_k_reference(targets, predictions, k)
+    return _IN_TOP_K(predictions, targets, k)
 
 
 def _valid_targets(targets: Tensor, c: int) -> tuple[Tensor, Tensor]:
@@ -325,11 +351,7 @@ def _target_score(p: Tensor, safe: Tensor, flush_dtype: torch.dtype) -> Tensor:
     """Each row's target score, shape (B, 1), with TensorFlow's FTZ applied per row:
     against a target score that flushes to zero, a score is greater iff it is
     ``>= tiny``, i.e. greater than the largest subnormal of ``flush_dtype``."""
-    score = p.gather(1, safe.unsqueeze(1))
-    lim = flush_limit(flush_dtype)
-    if lim is not None:
-        score = torch.where(score.abs() < lim, torch.full_like(score, _largest_subnormal(flush_dtype)), score)
-    return score
+    return flush_operand(p.gather(1, safe.unsqueeze(1)), flush_dtype)
 
 
 def _in_top_k_block(p: Tensor, safe: Tensor, k: int) -> Tensor:
@@ -345,7 +367,7 @@ def _in_top_k_reference(targets: Tensor, predictions: Tensor, k: int) -> Tensor:
     valid, safe = _valid_targets(targets, c)
     if c == 0 or b == 0:
         return torch.zeros(b, dtype=torch.bool, device=predictions.device)
-    rows = max(1, _REFERENCE_CHUNK_ELEMENTS // c)
+    rows = max(1, _paths.tuned("chunk_elements", _REFERENCE_CHUNK_ELEMENTS) // c)
     out = [_in_top_k_block(predictions[start : start + rows], safe[start : start + rows], k) for start in range(0, b, rows)]
     return torch.cat(out) & valid
 
@@ -366,7 +388,7 @@ def _in_top_k_cpu(targets: Tensor, predictions: Tensor, k: int) -> Tensor:
     b, c = predictions.shape
     valid, safe = _valid_targets(targets, c)
     wide = torch.promote_types(predictions.dtype, torch.float32)
-    step = max(1, _CPU_CHUNK_ELEMENTS // c)
+    step = max(1, _paths.tuned("chunk_elements", _CPU_CHUNK_ELEMENTS) // c)
     rows = min(step, b)
     widened = torch.empty(rows, c, dtype=wide) if predictions.dtype != wide else None
     greater = torch.empty(rows, c, dtype=wide)
@@ -394,3 +416,29 @@ def _finite_rows(p: Tensor) -> Tensor:
         suspect = (~finite).nonzero().squeeze(1)
         finite[suspect] = torch.isfinite(p[suspect]).all(dim=1)
     return finite
+
+
+def _whole_when_traced(targets: Tensor, predictions: Tensor, k: int) -> Tensor:
+    if _is_compiling():
+        return _in_top_k_whole(targets, predictions, k)  # traced: inductor fuses the whole (and N stays dynamic)
+    return _in_top_k_reference(targets, predictions, k)
+
+
+def _scores_first(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """Tables dispatch on their first argument: for top-k, the scores."""
+    return lambda predictions, targets, k: fn(targets, predictions, k)
+
+
+def _cpu_top_k_applies(p: Tensor, forced: bool) -> bool:
+    return _cpu_fast_path(p) and p.dtype in _WIDE_TINY and p.shape[1] <= _MAX_FLOAT32_COUNT
+
+
+_IN_TOP_K = _paths.PathTable(
+    "in_top_k",
+    [
+        _paths.Row("cpu_fast", _cpu_top_k_applies, _scores_first(_in_top_k_cpu)),
+        _paths.Row("triton", lambda p, forced: p.shape[1] > 0 and _opt_in("triton")(p, forced), _scores_first(_triton_run("in_top_k"))),
+        _paths.Row("compiled", lambda p, forced: p.shape[1] > 0 and _opt_in("compiled")(p, forced), _scores_first(_compiled_run(_in_top_k_whole))),
+        _paths.Row("reference", lambda p, forced: True, _scores_first(_whole_when_traced)),
+    ],
+)

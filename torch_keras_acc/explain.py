@@ -27,10 +27,9 @@ import torch
 from torch import Tensor
 
 from torch_keras_acc import functional as F
-from torch_keras_acc import legacy
+from torch_keras_acc import legacy, registry
 from torch_keras_acc._convert import ArrayLike, to_tensor
 from torch_keras_acc._mean import KerasMeanMetric
-from torch_keras_acc._pitfalls import rules_for
 from torch_keras_acc.metrics import (
     Accuracy,
     BinaryAccuracy,
@@ -221,13 +220,6 @@ def _close(a: float, b: float) -> bool:
     return abs(a - b) <= 1e-6 or (a != a and b != b)
 
 
-_LEGACY_MEANING = {
-    "LegacyBinaryAccuracy": "binary accuracy as y_true == round(y_pred), averaged over the last axis",
-    "LegacySparseCategoricalAccuracy": "sparse categorical accuracy",
-    "LegacyCategoricalAccuracy": "categorical accuracy (argmax of one-hot labels)",
-}
-
-
 def _cause(name: str, report: AccuracyReport, logits: bool, threshold: float) -> str:
     if "macro" in name:
         return "it averages the accuracy of each class (macro); Keras counts every sample once (micro)"
@@ -247,7 +239,7 @@ def _differences(report: AccuracyReport, loss: Any, logits: bool, threshold: flo
     if k3["metric"] != lg["metric"].replace("Legacy", "") or not _close(k3["value"], lg["value"]):
         d.append(
             f"Keras 3 resolves 'accuracy' from the shapes to {k3['metric']} ({k3['value']:.4f}); Keras <= 2.2 resolved it "
-            f"from the loss ({'none given' if loss is None else loss}) to {_LEGACY_MEANING[lg['metric']]} ({lg['value']:.4f})"
+            f"from the loss ({'none given' if loss is None else loss}) to {registry.by_name(lg['metric']).summary} ({lg['value']:.4f})"
             + ("; pass loss= to see the legacy answer for your loss." if loss is None else ".")
         )
     if report.problem == "multilabel" and k3["metric"] == "CategoricalAccuracy":
@@ -264,19 +256,13 @@ def _differences(report: AccuracyReport, loss: Any, logits: bool, threshold: flo
 
 
 def _mistakes(report: AccuracyReport, yt: Tensor, yp: Tensor, threshold: float) -> None:
-    kernels = {
-        "BinaryAccuracy": ("binary_accuracy", {"threshold": threshold}),
-        "CategoricalAccuracy": ("categorical_accuracy", {}),
-        "SparseCategoricalAccuracy": ("sparse_categorical_accuracy", {}),
-    }
-    name, kw = kernels[report.keras3["metric"]]
-    # The rules of the metric Keras picked, plus keras.metrics.Accuracy's, which people
-    # reach for when they read "accuracy".
-    extra = rules_for("accuracy", {}) if "accuracy (element-wise equality)" in report.variants else []
-    for rule in rules_for(name, kw) + extra:
-        msg = rule(yt, yp)
-        if msg:
-            report.mistakes.append(msg)
+    chosen = registry.by_name(report.keras3["metric"])
+    assert chosen is not None and chosen.cls.spec is not None
+    config = {"threshold": threshold} if "threshold" in chosen.cls.spec.config else {}
+    report.mistakes += chosen.cls.spec.pitfalls(yt, yp, config)
+    # keras.metrics.Accuracy's rules too, which people reach for when they read "accuracy".
+    if "accuracy (element-wise equality)" in report.variants:
+        report.mistakes += Accuracy.spec.pitfalls(yt, yp, {})
     if report.keras3["metric"] == "CategoricalAccuracy" and yp.ndim == 1:
         report.mistakes.append(
             "y_pred has rank 1, so Keras's 'accuracy' takes the whole batch as one row of class scores "

@@ -8,10 +8,11 @@ has ``.hits``, the same answer as a bool tensor, which the metrics count.
 
 Deliberate differences from Keras, all documented in the README:
 
-* Sparse and categorical labels are compared with the predicted index exactly.
-  Keras first casts labels to the scores' dtype, so with float16 scores labels
-  above 2048 (bfloat16: above 256) collide with their neighbours.
-* Top-k accepts every float dtype; Keras on TensorFlow only float32.
+* Sparse labels are cast to the scores' dtype as Keras casts them, except where
+  that cast would change an integral label (float16 scores: labels above 2048;
+  int8 scores: labels above 127), which would merge two class ids: those are
+  compared with the predicted index exactly. Non-finite labels are misses.
+* Top-k accepts every float and integer dtype; Keras on TensorFlow only float32.
 
 Example:
     >>> import torch
@@ -33,10 +34,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from torch_keras_acc import _pitfalls as P
 from torch_keras_acc._convert import ArrayLike, to_tensor
-from torch_keras_acc._tf_ops import _cpu_fast_path, argmax_last, flush_limit, flush_subnormal, in_top_k, squeeze_or_expand_to_same_rank
+from torch_keras_acc._spec import KernelSpec
+from torch_keras_acc._tf_ops import _cpu_fast_path, argmax_last, flush_operand, flush_subnormal, in_top_k, squeeze_or_expand_to_same_rank
 
 __all__ = [
+    "SPECS",
     "invalid_label_count",
     "accuracy",
     "binary_accuracy",
@@ -83,10 +87,13 @@ def _equal(name: str, a: Tensor, b: Tensor, what: str) -> Tensor:
 
 
 def _check_batch(name: str, y_true: Tensor, y_pred: Tensor) -> None:
-    # Top-k flattens both sides; equal sample counts are what TensorFlow's in_top_k requires.
-    n_true = y_true.numel()
-    n_pred = y_pred.numel() // max(y_pred.shape[-1], 1) if y_pred.ndim else 1
-    if y_pred.ndim < 1 or n_true != n_pred:
+    # Top-k flattens both sides; TensorFlow's in_top_k needs 2-D scores (N, C) and one target per row.
+    if y_pred.ndim < 2:
+        raise ValueError(
+            f"{name}: y_pred of shape {tuple(y_pred.shape)} has no batch axis besides the class axis; "
+            "expected scores of shape (N, C) or (N, T, C) (TensorFlow's in_top_k needs 2-D predictions)"
+        )
+    if y_true.numel() != y_pred.numel() // max(y_pred.shape[-1], 1):
         raise ValueError(
             f"{name}: y_true of shape {tuple(y_true.shape)} does not match y_pred of shape "
             f"{tuple(y_pred.shape)}; expected one target per row of y_pred (classes on the last axis)"
@@ -143,23 +150,41 @@ def binary_accuracy(y_true: ArrayLike, y_pred: ArrayLike, threshold: float = 0.5
 
 def _threshold(threshold: float, cmp_dtype: torch.dtype) -> Tensor:
     """Keras's float32 threshold in the comparison dtype, as a 0-d tensor, with
-    TensorFlow's flush-to-zero applied: against a threshold that flushes to zero
-    only values >= tiny are greater, i.e. values above the largest subnormal.
-    A tensor rather than a Python branch, so torch.compile traces any threshold."""
-    t = torch.full((), float(threshold), dtype=torch.float32).to(cmp_dtype)
-    lim = flush_limit(cmp_dtype)
-    if lim is None:
-        return t
-    largest_subnormal = lim - torch.finfo(cmp_dtype).tiny * torch.finfo(cmp_dtype).eps
-    return torch.where(t.abs() < lim, torch.full_like(t, largest_subnormal), t)
+    TensorFlow's flush-to-zero applied (``flush_operand``). A tensor rather than a
+    Python branch, so torch.compile traces any threshold."""
+    return flush_operand(torch.full((), float(threshold), dtype=torch.float32).to(cmp_dtype), cmp_dtype)
 
 
-def _compare_labels(name: str, labels: Tensor, index: Tensor) -> Tensor:
-    """``labels == index`` exactly: integer labels as int64, float labels in float64
-    (so a non-integral label never matches, and no label loses precision)."""
-    if labels.is_floating_point():
-        return _equal(name, labels.to(torch.float64), index.to(torch.float64), "y_true and argmax(y_pred)")
-    return _equal(name, labels.to(torch.int64), index, "y_true and argmax(y_pred)")
+def _class_ids(labels: Tensor, scores_dtype: torch.dtype) -> Tensor:
+    """Sparse labels as Keras compares them: cast to the scores' dtype, except where
+    that cast would change an integral label (and merge two class ids), which stays
+    exact. So only non-integral float labels change: truncated toward zero for
+    integer scores, rounded to a float dtype otherwise (float64 ``1 + 1e-9`` with
+    float32 scores is class 1), then flushed as TensorFlow's FTZ does. Integer
+    labels come back as int64, float ones as float64 (exact, NaN never matches)."""
+    if not labels.is_floating_point():
+        return labels.to(torch.int64)
+    integral = labels == labels.trunc()  # False for NaN; inf never matches an index anyway
+    if scores_dtype.is_floating_point:
+        cast = flush_subnormal(labels.to(scores_dtype)).to(torch.float64)
+    else:
+        cast = labels.trunc().to(torch.float64)  # TensorFlow's float -> int cast truncates
+    return torch.where(integral, labels.to(torch.float64), cast)
+
+
+def _compare_labels(name: str, labels: Tensor, index: Tensor, scores_dtype: torch.dtype) -> Tensor:
+    """``labels == index`` with Keras's label cast (see :func:`_class_ids`), exactly."""
+    ids = _class_ids(labels, scores_dtype)
+    return _equal(name, ids, index.to(ids.dtype), "y_true and argmax(y_pred)")
+
+
+def _check_classes(name: str, x: Tensor, what: str) -> None:
+    """argmax over the last axis needs one (TensorFlow's argmax raises on an empty axis)."""
+    if x.ndim == 0 or x.shape[-1] == 0:
+        raise ValueError(
+            f"{name}: {what} of shape {tuple(x.shape)} has no class axis to take the argmax of; "
+            "expected classes on the last axis, at least one (Keras raises here too)"
+        )
 
 
 @_float32_values
@@ -176,12 +201,16 @@ def categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.
     """
     name = "categorical_accuracy"
     y_true, y_pred = _inputs(name, y_true, y_pred, device)
-    labels = argmax_last(y_true) if y_true.ndim else y_true.to(torch.int64)
+    _check_classes(name, y_true, "y_true")
+    _check_classes(name, y_pred, "y_pred")
+    labels = argmax_last(y_true)
     shape = labels.shape
     reshape = labels.ndim == y_pred.ndim
     if reshape:
         labels = _squeeze_last(name, labels, "argmax(y_true)")
-    matches = _compare_labels(name, labels, argmax_last(y_pred))
+    # Keras casts both indices to the scores' dtype; that cast can only merge two
+    # class ids (e.g. float16 beyond 2048), so the indices are compared exactly.
+    matches = _equal(name, labels, argmax_last(y_pred), "argmax(y_true) and argmax(y_pred)")
     return matches.reshape(shape) if reshape else matches
 
 
@@ -204,9 +233,8 @@ def sparse_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device:
     reshape = y_true.ndim == y_pred.ndim and y_true.ndim > 0 and y_true.shape[-1] == 1
     if reshape:
         y_true = y_true.squeeze(-1)
-    if y_pred.ndim == 0:
-        raise ValueError(f"{name}: y_pred must have a class axis, got a scalar")
-    matches = _compare_labels(name, y_true, argmax_last(y_pred))
+    _check_classes(name, y_pred, "y_pred")
+    matches = _compare_labels(name, y_true, argmax_last(y_pred), y_pred.dtype)
     if reshape:
         matches = matches.reshape(shape)
     if matches.ndim > 1 and matches.shape[-1] == 1:
@@ -217,6 +245,8 @@ def sparse_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device:
 def _top_k(name: str, labels: Tensor, y_pred: Tensor, k: int) -> Tensor:
     """Shared tail of both top-k functions: flatten to (B, C), ``in_top_k``, restore shape."""
     _check_batch(name, labels, y_pred)
+    if y_pred.shape[-1] == 0:
+        raise ValueError(f"{name}: y_pred of shape {tuple(y_pred.shape)} has an empty class axis; expected at least one class")
     shape = labels.shape
     hits = in_top_k(labels.reshape(-1), y_pred.reshape(-1, y_pred.shape[-1]), k)
     return hits.reshape(shape)
@@ -237,10 +267,12 @@ def top_k_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, k: int = 5,
     """
     name = "top_k_categorical_accuracy"
     y_true, y_pred = _inputs(name, y_true, y_pred, device)
-    # Keras casts the one-hot targets to the scores' dtype before its argmax.
+    _check_classes(name, y_true, "y_true")
+    # Keras casts the one-hot targets to the scores' dtype before its argmax (for
+    # integer scores, which TensorFlow refuses, we score as Keras would on float32 ones).
     if y_pred.is_floating_point():
         y_true = y_true.to(y_pred.dtype)
-    labels = argmax_last(y_true) if y_true.ndim else y_true.to(torch.int64)
+    labels = argmax_last(y_true)
     return _top_k(name, labels, y_pred, _check_k(name, k))
 
 
@@ -271,11 +303,14 @@ def sparse_top_k_categorical_accuracy(
     k = _check_k(name, k)
     if not from_sorted_ids:
         return _top_k(name, _label_index(y_true), y_pred, k)
+    if y_true.ndim == 0:
+        raise ValueError(f"{name}: y_true is a scalar; from_sorted_ids=True needs one label per row of y_pred, e.g. shape (N,)")
     _check_batch(name, y_true, y_pred)
     shape = y_true.shape
     ids = y_pred.reshape(-1, y_pred.shape[-1])[:, : max(k, 0)]
-    labels = y_true.reshape(-1, 1).to(y_pred.dtype)
-    return (labels == ids).any(dim=1).reshape(shape)
+    # Keras casts the labels to the ids' dtype first (see _class_ids).
+    labels = _class_ids(y_true.reshape(-1, 1), y_pred.dtype)
+    return (labels == ids.to(labels.dtype)).any(dim=1).reshape(shape)
 
 
 def _label_index(labels: Tensor) -> Tensor:
@@ -303,9 +338,10 @@ def invalid_label_count(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.d
     return torch.as_tensor(_invalid_count(y_true, y_pred.shape[-1] if y_pred.ndim else 0), device=y_true.device)
 
 
-def _invalid_count(labels: Tensor, num_classes: int) -> Tensor | int:
-    """The count behind :func:`invalid_label_count`; the int 0 when the CPU fast path
-    proves every label valid (the metrics then skip the state update)."""
+def _invalid_count(labels: Tensor, num_classes: int, keep: Tensor | None = None) -> Tensor | int:
+    """The count behind :func:`invalid_label_count`, among the labels ``keep`` marks
+    (None: all); the int 0 when the CPU fast path proves every label valid (the
+    metrics then skip the state update)."""
     if labels.dtype == torch.bool:
         labels = labels.to(torch.uint8)
     if not labels.is_floating_point() and _cpu_fast_path(labels):
@@ -320,10 +356,81 @@ def _invalid_count(labels: Tensor, num_classes: int) -> Tensor | int:
         bad |= labels < 0
     if labels.is_floating_point():
         bad |= ~torch.isfinite(labels) | (labels != torch.trunc(labels))
+    if keep is not None:
+        bad &= keep
     return bad.sum()
 
 
-def _check_k(name: str, k: int) -> int:
-    if isinstance(k, (int, np.integer)) and not isinstance(k, bool):
+def _class_id_labels(y_true: Tensor, y_pred: Tensor, config: Any, keep: Tensor | None) -> Tensor | int:
+    """A spec's ``invalid_labels``: sparse labels checked against y_pred's class count
+    (not with ``from_sorted_ids``, where y_pred holds ids of any value)."""
+    if config.get("from_sorted_ids"):
+        return 0
+    return _invalid_count(y_true, y_pred.shape[-1] if y_pred.ndim else 0, keep)
+
+
+# -- configuration checks (run at construction, naming the metric) --------------
+def _check_k(name: str, k: Any) -> int:
+    if isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)):
         return int(k)
     raise TypeError(f"{name}: k must be an int, got {k!r}")
+
+
+def _check_threshold(name: str, threshold: Any) -> float:
+    if isinstance(threshold, (int, float, np.integer, np.floating)) and not isinstance(threshold, (bool, np.bool_)):
+        return float(threshold)
+    if isinstance(threshold, (Tensor, np.ndarray)) and threshold.ndim == 0 and threshold.dtype not in (torch.bool, np.bool_):
+        return float(threshold)
+    raise TypeError(f"{name}: threshold must be a number, got {threshold!r}")
+
+
+def _check_bool(key: str) -> Callable[[str, Any], bool]:
+    def check(name: str, value: Any) -> bool:
+        if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
+            return bool(value)
+        raise TypeError(f"{name}: {key} must be True or False, got {value!r}")
+
+    return check
+
+
+# -- the specs: what each kernel is, declared once --------------------------------
+SPECS: dict[str, KernelSpec] = {
+    spec.name: spec
+    for spec in (
+        KernelSpec("accuracy", accuracy.hits, "elementwise", value_rules=P.ELEMENTWISE_VALUE_RULES),
+        KernelSpec(
+            "binary_accuracy",
+            binary_accuracy.hits,
+            "elementwise",
+            config={"threshold": _check_threshold},
+            defaults={"threshold": 0.5},
+            value_rules=P.BINARY_VALUE_RULES,
+        ),
+        KernelSpec("categorical_accuracy", categorical_accuracy.hits, "one_hot", shape_rules=P.ONE_HOT_RULES),
+        KernelSpec(
+            "sparse_categorical_accuracy",
+            sparse_categorical_accuracy.hits,
+            "class_ids",
+            shape_rules=P.CLASS_ID_RULES,
+            invalid_labels=_class_id_labels,
+        ),
+        KernelSpec(
+            "top_k_categorical_accuracy",
+            top_k_categorical_accuracy.hits,
+            "one_hot",
+            config={"k": _check_k},
+            defaults={"k": 5},
+            shape_rules=P.ONE_HOT_RULES,
+        ),
+        KernelSpec(
+            "sparse_top_k_categorical_accuracy",
+            sparse_top_k_categorical_accuracy.hits,
+            "class_ids",
+            config={"k": _check_k, "from_sorted_ids": _check_bool("from_sorted_ids")},
+            defaults={"k": 5, "from_sorted_ids": False},
+            shape_rules=P.SORTED_IDS_AWARE_RULES,
+            invalid_labels=_class_id_labels,
+            omit_default=("from_sorted_ids",),  # Keras writes it only when True
+        ),
+    )
+}

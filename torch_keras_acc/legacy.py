@@ -42,9 +42,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from torch_keras_acc._convert import ArrayLike, to_tensor
-from torch_keras_acc._mean import _SPARSE_LABEL_KERNELS, KerasMeanMetric
+from torch_keras_acc import _pitfalls as P
+from torch_keras_acc._convert import ArrayLike
+from torch_keras_acc._mean import KerasMeanMetric
+from torch_keras_acc._spec import KernelSpec
 from torch_keras_acc._tf_ops import flush_subnormal, tf_argmax
+from torch_keras_acc.functional import _class_id_labels, _equal, _inputs
 
 __all__ = [
     "binary_accuracy",
@@ -56,9 +59,8 @@ __all__ = [
 ]
 
 
-def _inputs(name: str, y_true: ArrayLike, y_pred: ArrayLike, device: torch.device | None) -> tuple[Tensor, Tensor]:
-    y_pred = to_tensor(y_pred, "y_pred", name, device)
-    y_true = to_tensor(y_true, "y_true", name, y_pred.device)
+def _legacy_inputs(name: str, y_true: ArrayLike, y_pred: ArrayLike, device: torch.device | None) -> tuple[Tensor, Tensor]:
+    y_true, y_pred = _inputs(name, y_true, y_pred, device)
     # standardize_input_data: rank-1 arrays become (N, 1)
     y_pred = y_pred.unsqueeze(-1) if y_pred.ndim == 1 else y_pred
     y_true = y_true.unsqueeze(-1) if y_true.ndim == 1 else y_true
@@ -67,45 +69,59 @@ def _inputs(name: str, y_true: ArrayLike, y_pred: ArrayLike, device: torch.devic
     return y_true, y_pred
 
 
-def _equal(name: str, a: Tensor, b: Tensor) -> Tensor:
-    try:
-        torch.broadcast_shapes(a.shape, b.shape)
-    except RuntimeError:
-        raise ValueError(f"{name}: y_true of shape {tuple(a.shape)} and y_pred of shape {tuple(b.shape)} cannot be compared") from None
-    return a == b
+def _binary_values(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.device | None = None) -> Tensor:
+    name = "legacy binary_accuracy"
+    y_true, y_pred = _legacy_inputs(name, y_true, y_pred, device)
+    rounded = torch.round(y_pred) if y_pred.is_floating_point() else y_pred  # torch.round is half-to-even too
+    matches = _equal(name, flush_subnormal(y_true.to(y_pred.dtype)), rounded, "y_true and round(y_pred)")
+    return matches.to(torch.float32).mean(dim=-1)
+
+
+def _categorical_hits(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.device | None = None) -> Tensor:
+    name = "legacy categorical_accuracy"
+    y_true, y_pred = _legacy_inputs(name, y_true, y_pred, device)
+    return _equal(name, tf_argmax(y_true), tf_argmax(y_pred), "argmax(y_true) and argmax(y_pred)")
+
+
+def _sparse_hits(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.device | None = None) -> Tensor:
+    name = "legacy sparse_categorical_accuracy"
+    y_true, y_pred = _legacy_inputs(name, y_true, y_pred, device)
+    labels = y_true.to(torch.float32).amax(dim=-1)
+    return _equal(name, labels, tf_argmax(y_pred).to(torch.float32), "max(y_true) and argmax(y_pred)")
 
 
 def binary_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.device | None = None) -> Tensor:
     """Keras 2.2: ``mean(equal(y_true, round(y_pred)), axis=-1)``, round half to even."""
-    name = "legacy binary_accuracy"
-    y_true, y_pred = _inputs(name, y_true, y_pred, device)
-    rounded = torch.round(y_pred) if y_pred.is_floating_point() else y_pred  # torch.round is half-to-even too
-    matches = _equal(name, flush_subnormal(y_true.to(y_pred.dtype)), rounded)
-    return matches.to(torch.float32).mean(dim=-1)
+    return _binary_values(y_true, y_pred, device=device)
 
 
 def categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.device | None = None) -> Tensor:
     """Keras 2.2: ``equal(argmax(y_true, -1), argmax(y_pred, -1))``."""
-    name = "legacy categorical_accuracy"
-    y_true, y_pred = _inputs(name, y_true, y_pred, device)
-    return _equal(name, tf_argmax(y_true), tf_argmax(y_pred)).to(torch.float32)
+    return _categorical_hits(y_true, y_pred, device=device).to(torch.float32)
 
 
 def sparse_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.device | None = None) -> Tensor:
     """Keras 2.2: ``equal(max(y_true, -1), float(argmax(y_pred, -1)))``."""
-    name = "legacy sparse_categorical_accuracy"
-    y_true, y_pred = _inputs(name, y_true, y_pred, device)
-    labels = y_true.to(torch.float32).amax(dim=-1)
-    return _equal(name, labels, tf_argmax(y_pred).to(torch.float32)).to(torch.float32)
+    return _sparse_hits(y_true, y_pred, device=device).to(torch.float32)
 
 
-_SPARSE_LABEL_KERNELS.add(sparse_categorical_accuracy)
+SPECS: dict[str, KernelSpec] = {
+    spec.name: spec
+    for spec in (
+        # Keras 2.2's binary value is a mean over the last axis: a float per sample, not a bool.
+        KernelSpec("legacy binary_accuracy", _binary_values, "elementwise", value_rules=P.ROUNDING_VALUE_RULES),
+        KernelSpec("legacy categorical_accuracy", _categorical_hits, "one_hot", shape_rules=P.ONE_HOT_RULES),
+        KernelSpec(
+            "legacy sparse_categorical_accuracy", _sparse_hits, "class_ids", shape_rules=P.CLASS_ID_RULES, invalid_labels=_class_id_labels
+        ),
+    )
+}
 
 
 class LegacyBinaryAccuracy(KerasMeanMetric):
     """Keras 2.2's binary ``"accuracy"``: ``y_true == round(y_pred)``, averaged over the last axis."""
 
-    _fn = staticmethod(binary_accuracy)
+    spec = SPECS["legacy binary_accuracy"]
 
     def __init__(self, name: str = "binary_accuracy", dtype: Any = None, **kwargs: Any) -> None:
         super().__init__(name, dtype, **kwargs)
@@ -114,7 +130,7 @@ class LegacyBinaryAccuracy(KerasMeanMetric):
 class LegacyCategoricalAccuracy(KerasMeanMetric):
     """Keras 2.2's categorical ``"accuracy"``."""
 
-    _fn = staticmethod(categorical_accuracy)
+    spec = SPECS["legacy categorical_accuracy"]
 
     def __init__(self, name: str = "categorical_accuracy", dtype: Any = None, **kwargs: Any) -> None:
         super().__init__(name, dtype, **kwargs)
@@ -123,7 +139,7 @@ class LegacyCategoricalAccuracy(KerasMeanMetric):
 class LegacySparseCategoricalAccuracy(KerasMeanMetric):
     """Keras 2.2's sparse categorical ``"accuracy"`` (labels of shape (N, 1))."""
 
-    _fn = staticmethod(sparse_categorical_accuracy)
+    spec = SPECS["legacy sparse_categorical_accuracy"]
 
     def __init__(self, name: str = "sparse_categorical_accuracy", dtype: Any = None, **kwargs: Any) -> None:
         super().__init__(name, dtype, **kwargs)

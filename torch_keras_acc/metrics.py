@@ -1,7 +1,7 @@
 """The six Keras accuracy metrics as torchmetrics ``Metric`` subclasses.
 
-Each class is its kernel from :mod:`torch_keras_acc.functional` on the shared
-weighted mean; positional arguments follow the Keras constructors.
+Each class names its kernel's spec (:data:`torch_keras_acc.functional.SPECS`)
+on the shared weighted mean; positional arguments follow the Keras constructors.
 
 Example:
     >>> from torch_keras_acc import SparseCategoricalAccuracy
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch_keras_acc import functional as F
 from torch_keras_acc._mean import KerasMeanMetric
+from torch_keras_acc.functional import SPECS
 
 __all__ = [
     "Accuracy",
@@ -35,7 +35,7 @@ __all__ = [
 class Accuracy(KerasMeanMetric):
     """How often predictions equal labels (``keras.metrics.Accuracy``)."""
 
-    _fn = staticmethod(F.accuracy)
+    spec = SPECS["accuracy"]
 
     def __init__(self, name: str = "accuracy", dtype: Any = None, **kwargs: Any) -> None:
         super().__init__(name, dtype, **kwargs)
@@ -44,16 +44,16 @@ class Accuracy(KerasMeanMetric):
 class BinaryAccuracy(KerasMeanMetric):
     """How often ``y_pred > threshold`` matches binary labels (``keras.metrics.BinaryAccuracy``)."""
 
-    _fn = staticmethod(F.binary_accuracy)
+    spec = SPECS["binary_accuracy"]
 
     def __init__(self, name: str = "binary_accuracy", dtype: Any = None, threshold: float = 0.5, **kwargs: Any) -> None:
-        super().__init__(name, dtype, fn_kwargs={"threshold": threshold}, **kwargs)
+        super().__init__(name, dtype, {"threshold": threshold}, **kwargs)
 
 
 class CategoricalAccuracy(KerasMeanMetric):
     """How often argmax of scores matches argmax of one-hot labels (``keras.metrics.CategoricalAccuracy``)."""
 
-    _fn = staticmethod(F.categorical_accuracy)
+    spec = SPECS["categorical_accuracy"]
 
     def __init__(self, name: str = "categorical_accuracy", dtype: Any = None, **kwargs: Any) -> None:
         super().__init__(name, dtype, **kwargs)
@@ -62,7 +62,7 @@ class CategoricalAccuracy(KerasMeanMetric):
 class SparseCategoricalAccuracy(KerasMeanMetric):
     """How often argmax of scores matches integer labels (``keras.metrics.SparseCategoricalAccuracy``)."""
 
-    _fn = staticmethod(F.sparse_categorical_accuracy)
+    spec = SPECS["sparse_categorical_accuracy"]
 
     def __init__(self, name: str = "sparse_categorical_accuracy", dtype: Any = None, **kwargs: Any) -> None:
         super().__init__(name, dtype, **kwargs)
@@ -71,16 +71,16 @@ class SparseCategoricalAccuracy(KerasMeanMetric):
 class TopKCategoricalAccuracy(KerasMeanMetric):
     """How often the one-hot target is in the top k scores (``keras.metrics.TopKCategoricalAccuracy``)."""
 
-    _fn = staticmethod(F.top_k_categorical_accuracy)
+    spec = SPECS["top_k_categorical_accuracy"]
 
     def __init__(self, k: int = 5, name: str = "top_k_categorical_accuracy", dtype: Any = None, **kwargs: Any) -> None:
-        super().__init__(name, dtype, fn_kwargs={"k": F._check_k(name, k)}, **kwargs)
+        super().__init__(name, dtype, {"k": k}, **kwargs)
 
 
 class SparseTopKCategoricalAccuracy(KerasMeanMetric):
     """How often the integer target is in the top k scores (``keras.metrics.SparseTopKCategoricalAccuracy``)."""
 
-    _fn = staticmethod(F.sparse_top_k_categorical_accuracy)
+    spec = SPECS["sparse_top_k_categorical_accuracy"]
 
     def __init__(
         self,
@@ -90,12 +90,4 @@ class SparseTopKCategoricalAccuracy(KerasMeanMetric):
         from_sorted_ids: bool = False,
         **kwargs: Any,
     ) -> None:
-        fn_kwargs = {"k": F._check_k(name, k), "from_sorted_ids": bool(from_sorted_ids)}
-        super().__init__(name, dtype, fn_kwargs=fn_kwargs, **kwargs)
-
-    def get_config(self) -> dict[str, Any]:
-        # Keras writes from_sorted_ids only when it is True.
-        config = super().get_config()
-        if not config["from_sorted_ids"]:
-            del config["from_sorted_ids"]
-        return config
+        super().__init__(name, dtype, {"k": k, "from_sorted_ids": from_sorted_ids}, **kwargs)

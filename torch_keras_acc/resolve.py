@@ -34,24 +34,17 @@ Example:
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable
+from typing import Any, Literal, Mapping
 
 from torch import Tensor
 
-from torch_keras_acc import legacy
 from torch_keras_acc._convert import ArrayLike, to_tensor
 from torch_keras_acc._mean import KerasMeanMetric
-from torch_keras_acc.metrics import (
-    Accuracy,
-    BinaryAccuracy,
-    CategoricalAccuracy,
-    SparseCategoricalAccuracy,
-    SparseTopKCategoricalAccuracy,
-    TopKCategoricalAccuracy,
-)
+from torch_keras_acc._spec import KernelSpec
 
 __all__ = ["KerasAccuracy", "get", "resolve_accuracy", "loss_kind"]
 
+Semantics = Literal["keras3", "legacy"]
 SEMANTICS = ("keras3", "legacy")
 
 # Keras names of losses (function and class spellings, and Keras's aliases).
@@ -93,22 +86,35 @@ def loss_kind(loss: Any, y_true: Tensor | None = None, y_pred: Tensor | None = N
     return "other"
 
 
-def _shapes(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[Tensor, Tensor]:
-    y_pred = to_tensor(y_pred, "y_pred", "accuracy")
-    y_true = to_tensor(y_true, "y_true", "accuracy")
+
+
+def _shapes(y_true: ArrayLike, y_pred: ArrayLike, name: str = "accuracy") -> tuple[Tensor, Tensor]:
+    y_pred = to_tensor(y_pred, "y_pred", name)
+    y_true = to_tensor(y_true, "y_true", name)
     if y_pred.ndim == 0 or y_true.ndim == 0:
-        raise ValueError(f"accuracy: expected arrays with a batch axis, got y_true {tuple(y_true.shape)} and y_pred {tuple(y_pred.shape)}")
+        raise ValueError(
+            f"{name}: expected arrays with a batch axis, got y_true of shape {tuple(y_true.shape)} and y_pred of shape "
+            f"{tuple(y_pred.shape)}; Keras resolves 'accuracy' from a model's outputs, which always have one"
+        )
     return y_true, y_pred
 
 
-def resolve_accuracy(
-    y_true: ArrayLike, y_pred: ArrayLike, loss: Any = None, semantics: str = "keras3"
-) -> type[KerasMeanMetric]:
+def _last_dim(x: Tensor) -> int | None:
+    """The last dim as Keras sees it when it resolves "accuracy": from shapes whose batch
+    axis is unknown (None), so on a rank-1 array the last dim is unknown too."""
+    return x.shape[-1] if x.ndim > 1 else None
+
+
+def resolve_accuracy(y_true: ArrayLike, y_pred: ArrayLike, loss: Any = None, semantics: Semantics = "keras3") -> type[KerasMeanMetric]:
     """The metric class that ``metrics=["accuracy"]`` stands for on these inputs.
 
     Uses shapes only (and for ``"legacy"``, the loss), never values, so it
-    costs nothing on the GPU. See the module docstring for the rules.
+    costs nothing on the GPU. Keras resolves at compile time, with the batch
+    axis unknown, so the batch size never matters: rank-1 outputs give
+    ``CategoricalAccuracy`` whatever N is. See the module docstring for the rules.
     """
+    from torch_keras_acc import registry  # the registry lists KerasAccuracy, defined below
+
     if semantics not in SEMANTICS:
         raise ValueError(f"accuracy: semantics must be one of {SEMANTICS}, got {semantics!r}")
     y_true, y_pred = _shapes(y_true, y_pred)
@@ -116,18 +122,14 @@ def resolve_accuracy(
     if semantics == "legacy":
         # Keras 2.2 models never output rank 1: such arrays stand for (N, 1).
         if y_pred.ndim == 1 or y_pred.shape[-1] == 1 or kind == "binary":
-            return legacy.LegacyBinaryAccuracy
-        if kind == "sparse":
-            return legacy.LegacySparseCategoricalAccuracy
-        return legacy.LegacyCategoricalAccuracy
-    if y_pred.shape[-1] == 1:
-        return BinaryAccuracy
-    if y_true.ndim < y_pred.ndim or (y_true.shape[-1] == 1 and y_pred.shape[-1] > 1):
-        return SparseCategoricalAccuracy
-    return CategoricalAccuracy
-
-
-_KIND_OF = {BinaryAccuracy: "binary", SparseCategoricalAccuracy: "sparse", CategoricalAccuracy: "categorical"}
+            return registry.variant("binary", "legacy")
+        return registry.variant("sparse" if kind == "sparse" else "categorical", "legacy")
+    t_last, p_last = _last_dim(y_true), _last_dim(y_pred)
+    if p_last == 1:
+        return registry.variant("binary", "keras3")
+    if y_true.ndim < y_pred.ndim or (t_last == 1 and p_last is not None and p_last > 1):
+        return registry.variant("sparse", "keras3")
+    return registry.variant("categorical", "keras3")
 
 
 class KerasAccuracy(KerasMeanMetric):
@@ -145,44 +147,58 @@ class KerasAccuracy(KerasMeanMetric):
         semantics: ``"keras3"`` (Keras 3 and tf.keras >= 2.2) or ``"legacy"``
             (Keras <= 2.2, tf.keras <= 2.1).
 
-    The choice is exposed as ``metric.variant`` (a class) and in ``repr``; a later
-    batch whose shapes would resolve differently raises ``ValueError`` (the
-    state is left untouched). ``reset()`` keeps the variant, like a compiled model.
+    The choice is exposed as ``metric.variant`` (a class) and in ``repr``. Keras
+    resolves with the batch axis unknown, so the batch size never changes it (a
+    last batch of one sample included); a later batch of other ranks or class
+    counts that would resolve differently raises ``ValueError`` (the state is left
+    untouched). ``reset()`` keeps the variant, like a compiled model.
+    ``ignore_index`` applies when the variant is the sparse one.
     """
 
-    def __init__(self, name: str = "accuracy", dtype: Any = None, loss: Any = None, semantics: str = "keras3", **kwargs: Any) -> None:
+    spec = None  # resolved per batch: see _batch_spec
+
+    def __init__(self, name: str = "accuracy", dtype: Any = None, loss: Any = None, semantics: Semantics = "keras3", **kwargs: Any) -> None:
         if semantics not in SEMANTICS:
             raise ValueError(f"{name}: semantics must be one of {SEMANTICS}, got {semantics!r}")
-        super().__init__(name, dtype, **kwargs)
+        super().__init__(name, dtype, identity=(semantics, loss_kind(loss)), **kwargs)
         self.loss = loss
         self.semantics = semantics
         self.variant: type[KerasMeanMetric] | None = None
-        self._pending: type[KerasMeanMetric] | None = None
 
-    def _kernel(self, target: ArrayLike, preds: ArrayLike) -> tuple[Callable[..., Tensor], dict[str, Any]]:
-        chosen = resolve_accuracy(target, preds, self.loss, self.semantics)
+    def _batch_spec(self, y_true: Tensor, y_pred: Tensor) -> tuple[KernelSpec, Mapping[str, Any]]:
+        y_true, y_pred = _shapes(y_true, y_pred, self.name)
+        chosen = resolve_accuracy(y_true, y_pred, self.loss, self.semantics)
         if self.variant is not None and chosen is not self.variant:
             raise ValueError(
-                f"{self.name}: this batch (y_true {tuple(to_tensor(target, 'y_true', self.name).shape)}, "
-                f"y_pred {tuple(to_tensor(preds, 'y_pred', self.name).shape)}) resolves to {chosen.__name__}, but "
-                f"earlier batches resolved to {self.variant.__name__}; Keras fixes the variant at compile time. "
-                "Use one metric per output, or the explicit class."
+                f"{self.name}: this batch (y_true {tuple(y_true.shape)}, y_pred {tuple(y_pred.shape)}) resolves to "
+                f"{chosen.__name__}, but earlier batches resolved to {self.variant.__name__}; Keras fixes the variant "
+                "at compile time. Use one metric per output, or the explicit class."
             )
-        self._pending = chosen
-        return chosen._fn, {}
+        spec = chosen.spec
+        assert spec is not None
+        if self.ignore_index is not None and spec.labels != "class_ids":
+            raise ValueError(
+                f"{self.name}: ignore_index applies to integer class labels, but this batch (y_true {tuple(y_true.shape)}, "
+                f"y_pred {tuple(y_pred.shape)}) resolves to {chosen.__name__}"
+            )
+        return spec, spec.defaults  # the string takes no arguments: each variant's Keras defaults
 
-    def _accumulate(self, preds: ArrayLike, target: ArrayLike, sample_weight: ArrayLike | None) -> tuple[Tensor, Tensor | float]:
-        out = super()._accumulate(preds, target, sample_weight)
+    def _accepted(self, spec: KernelSpec) -> None:
+        from torch_keras_acc import registry
+
         if self.variant is None:  # only once the first batch is known to be valid
-            self.variant = self._pending
+            self.variant = registry.by_spec(spec).cls
             self._warn_if_loss_disagrees(self.variant)
-        return out
 
     def _warn_if_loss_disagrees(self, chosen: type[KerasMeanMetric]) -> None:
+        from torch_keras_acc import registry
+
         kind = loss_kind(self.loss)
-        if self.semantics != "keras3" or kind in (None, "other") or _KIND_OF.get(chosen) == kind:
+        entry = registry.by_class(chosen)
+        chosen_kind = entry.kind if entry is not None else None
+        if self.semantics != "keras3" or kind in (None, "other") or chosen_kind == kind:
             return
-        if kind == "categorical" and chosen is SparseCategoricalAccuracy:
+        if kind == "categorical" and chosen_kind == "sparse":
             return  # CrossEntropyLoss with index targets: loss_kind without tensors cannot tell
         warnings.warn(
             f"{self.name}: Keras 3 resolves 'accuracy' from shapes alone and chose {chosen.__name__}, "
@@ -190,7 +206,7 @@ class KerasAccuracy(KerasMeanMetric):
             "what you want, use the explicit class (e.g. BinaryAccuracy(threshold=0.0) for logits of shape (N,)), "
             "reshape y_pred to (N, 1) for binary, or pass semantics='legacy' for Keras <= 2.2's loss-based rule.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
 
     def get_config(self) -> dict[str, Any]:
@@ -199,30 +215,12 @@ class KerasAccuracy(KerasMeanMetric):
             config["semantics"] = self.semantics
         return config
 
+    def _config_for_keras(self) -> dict[str, Any]:
+        return {}
+
     def extra_repr(self) -> str:
         chosen = self.variant.__name__ if self.variant else "unresolved"
         return f"{super().extra_repr()}, semantics={self.semantics!r}, variant={chosen}"
-
-
-_CLASSES: dict[str, type[KerasMeanMetric]] = {
-    cls.__name__: cls
-    for cls in (
-        Accuracy,
-        BinaryAccuracy,
-        CategoricalAccuracy,
-        SparseCategoricalAccuracy,
-        TopKCategoricalAccuracy,
-        SparseTopKCategoricalAccuracy,
-        KerasAccuracy,
-    )
-}
-_FUNCTION_NAMES = {
-    "binary_accuracy": BinaryAccuracy,
-    "categorical_accuracy": CategoricalAccuracy,
-    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
-    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
-    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
-}
 
 
 def get(identifier: Any, **kwargs: Any) -> KerasMeanMetric:
@@ -245,26 +243,32 @@ def get(identifier: Any, **kwargs: Any) -> KerasMeanMetric:
         >>> get({"class_name": "SparseTopKCategoricalAccuracy", "config": {"k": 3, "name": "top3"}}).k
         3
     """
+    from torch_keras_acc import registry
+
     if isinstance(identifier, KerasMeanMetric):
         if kwargs:
             raise ValueError(f"get: keyword arguments {sorted(kwargs)} cannot apply to an existing metric instance")
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, KerasMeanMetric):
         return identifier(**kwargs)
+    if isinstance(identifier, (list, tuple)):
+        raise ValueError(
+            f"get: returns one metric, got a {type(identifier).__name__} of {len(identifier)}; for a Keras "
+            "compile(metrics=[...]) list use torch_keras_acc.collection(...), which returns a MetricCollection"
+        )
     if isinstance(identifier, dict):
         if "class_name" not in identifier:
             raise ValueError(f"get: a config dict needs 'class_name' and 'config' (keras.metrics.serialize format), got keys {sorted(identifier)}")
-        cls = _CLASSES.get(identifier["class_name"])
-        if cls is None:
-            raise ValueError(f"get: unknown class_name {identifier['class_name']!r}; expected one of {sorted(_CLASSES)}")
-        return cls.from_config({**identifier.get("config", {}), **kwargs})
+        found = next((e for e in registry.ENTRIES if e.class_name == identifier["class_name"]), None)
+        if found is None:
+            raise ValueError(f"get: unknown class_name {identifier['class_name']!r}; expected one of {sorted(e.class_name for e in registry.ENTRIES)}")
+        return found.cls.from_config({**identifier.get("config", {}), **kwargs})
     if isinstance(identifier, str):
-        if identifier.lower() in ("accuracy", "acc"):
-            return KerasAccuracy(name=identifier, **kwargs)
-        if identifier in _FUNCTION_NAMES:
-            return _FUNCTION_NAMES[identifier](**{"name": identifier, **kwargs})
-        if identifier in _CLASSES:
-            return _CLASSES[identifier](**kwargs)
+        found = registry.by_name(identifier)
+        if found is not None:
+            if identifier == found.class_name:
+                return found.cls(**kwargs)
+            return found.cls(**{"name": identifier, **kwargs})  # named after the string, as compile does
     raise ValueError(
         f"get: could not interpret metric identifier {identifier!r}; expected 'accuracy'/'acc', a Keras accuracy "
         f"name such as 'sparse_categorical_accuracy', a class name such as 'TopKCategoricalAccuracy', a Keras config dict, "

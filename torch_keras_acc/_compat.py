@@ -1,0 +1,187 @@
+"""Every workaround for torchmetrics and PyTorch internals, in one place.
+
+Each override below says which upstream behaviour it works around; the
+weighted-mean class in ``_mean.py`` is written against this base and touches
+no torchmetrics internal itself. Tested on the oldest and newest supported
+torchmetrics (``.ci/run`` runs the collection and merge tests on the floor
+that ``pyproject.toml`` declares).
+
+Example:
+    >>> from torch_keras_acc._compat import is_compiling
+    >>> is_compiling()
+    False
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Sequence
+
+import torch
+from torch import Tensor
+from torchmetrics import Metric
+from torchmetrics.utilities.exceptions import TorchMetricsUserError
+
+try:  # torch >= 2.3
+    from torch.compiler import is_compiling
+except ImportError:  # pragma: no cover - older torch, below our floor but harmless
+    from torch._dynamo import is_compiling  # type: ignore[no-redef]
+
+# States that hold exact counts or an identity: never cast by a dtype conversion.
+INT_STATES = ("kernel", "invalid")
+# float64 accumulators: moved by .to(device), cast only by an explicit set_dtype().
+EXACT_STATES = ("total", "count")
+
+
+def add_to(state: Tensor, value: Tensor | float) -> None:
+    """``state += value`` in place, for a 0-d state.
+
+    Traced by torch.compile, through a one-element view: inductor on the CPU
+    (torch 2.13) silently drops in-place updates of a 0-d float64 tensor that
+    is a graph input, and a view of it is updated correctly.
+    """
+    (state.view(1) if is_compiling() else state).add_(value)
+
+
+class CompatMetric(Metric):
+    """``torchmetrics.Metric`` with the overrides our metrics need, each for a stated reason.
+
+    Subclasses call :meth:`_count_update` once per accumulated batch when they
+    bypass ``update`` (the one-pass ``forward``), and declare their states
+    through ``add_state`` as usual.
+    """
+
+    _traced_updates: Tensor
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # Updates run traced by torch.compile are counted here (see _count_update).
+        self.register_buffer("_traced_updates", torch.tensor(0, dtype=torch.int64), persistent=False)
+
+    # -- update bookkeeping ------------------------------------------------------
+    def _wrap_update(self, update: Callable) -> Callable:
+        """torchmetrics' bookkeeping around ``update``, without its per-step costs.
+
+        Why: ``Metric._wrap_update`` sets ``_computed`` and ``_update_count`` through
+        ``nn.Module.__setattr__`` (microseconds a call) and enters a grad-mode context
+        on every step; on tiny batches that overhead is the whole cost. Inputs are
+        detached on the way in (``_convert.to_tensor``), so no graph can form.
+        """
+
+        @functools.wraps(update)
+        def wrapped(*args: Any, **kwargs: Any) -> None:
+            self._count_update()
+            update(*args, **kwargs)
+
+        return wrapped
+
+    def _count_update(self) -> None:
+        d = self.__dict__
+        d["_computed"] = None
+        if is_compiling():
+            # Why: torch.compile treats the int ``_update_count`` as a constant and
+            # recompiles the caller on every step (Lightning-AI/torchmetrics#1780).
+            # A tensor it is not.
+            self._traced_updates.add_(1)
+            d["_traced"] = True
+        else:
+            d["_eager_update_count"] = d.get("_eager_update_count", 0) + 1
+
+    @property
+    def _update_count(self) -> int:  # type: ignore[override]
+        """torchmetrics' count of updates since the last reset, compiled ones included."""
+        d = self.__dict__
+        count = d.get("_eager_update_count", 0)
+        if d.get("_traced"):  # read the device only once a traced update ran: no sync otherwise
+            count += int(self._traced_updates)
+        return count
+
+    @_update_count.setter
+    def _update_count(self, value: int) -> None:  # torchmetrics sets it (0 in reset, sums in merge_state)
+        d = self.__dict__
+        d["_eager_update_count"] = value
+        if d.get("_traced"):
+            self._traced_updates.zero_()
+            d["_traced"] = False
+
+    # -- forward -------------------------------------------------------------------
+    def forward(self, *args: Any, **kwargs: Any) -> Tensor:
+        """Accumulate the batch and return its own value, in one pass.
+
+        Why: ``Metric.forward`` saves the state, resets, updates, computes and merges
+        back; for a weighted mean the batch's own sums already give both (the subclass's
+        ``_batch_value``). With ``dist_sync_on_step=True`` the generic path runs, since
+        the batch value must then be synced.
+        """
+        if self._is_synced:  # torchmetrics' own guard: a synced state holds every rank's sums
+            raise TorchMetricsUserError(
+                "The Metric shouldn't be synced when performing ``forward``. HINT: Did you forget to call ``unsync`` ?."
+            )
+        self.__dict__["_in_forward"] = True  # compute() inside forward is not the user's compute()
+        try:
+            if self.dist_sync_on_step:
+                return super().forward(*args, **kwargs)
+            self._count_update()  # the bookkeeping of the wrapped update (see _wrap_update)
+            self._forward_cache = self._batch_value(*args, **kwargs)
+            return self._forward_cache
+        finally:
+            self.__dict__["_in_forward"] = False
+
+    def _batch_value(self, *args: Any, **kwargs: Any) -> Tensor:
+        raise NotImplementedError
+
+    # -- dtype and device ----------------------------------------------------------
+    def _apply(self, fn: Callable, exclude_state: Sequence[str] = ()) -> CompatMetric:
+        """Device moves reach every state; dtype casts never reach the integer states,
+        and reach the float64 accumulators only through ``set_dtype()``.
+
+        Why: ``Metric._apply`` guards ``.half()``/``.float()``/``.double()``/``.type()`` but
+        not ``Module.to(dtype)``, which Lightning's ``precision="16-true"`` uses; and
+        ``set_dtype()`` casts every state, integer ones included, which turned the
+        identity state into inf and let compute groups merge different metrics.
+        """
+        protected = INT_STATES if self._dtype_convert else (*EXACT_STATES, *INT_STATES)
+        this = super()._apply(fn, exclude_state=(*exclude_state, *protected))
+        device = this.device
+        for key in protected:
+            dtype = torch.int64 if key in INT_STATES else accumulator_dtype(device)
+            this._defaults[key] = this._defaults[key].to(device=device, dtype=dtype)
+            setattr(this, key, getattr(this, key).to(device=device, dtype=dtype))
+        return this
+
+    # -- merging ---------------------------------------------------------------------
+    def merge_state(self, incoming_state: dict[str, Any] | Metric) -> None:
+        """``Metric.merge_state``, refusing a state from a metric of another configuration.
+
+        Why: torchmetrics merges any instance of the same class (so a k=1 top-k into a
+        k=5 one), and ``Metric.merge_state`` only exists from torchmetrics 1.6 on.
+        """
+        if isinstance(incoming_state, Metric):
+            if type(incoming_state) is not type(self):
+                raise ValueError(f"Expected incoming state to be an instance of {type(self).__name__} but got {type(incoming_state).__name__}")
+            theirs = dict(incoming_state.metric_state)
+        elif isinstance(incoming_state, dict):
+            theirs = dict(incoming_state)
+            theirs.setdefault("kernel", self.kernel)  # a bare {total, count} dict is fine
+        else:
+            raise ValueError(f"Expected incoming state to be a dict or an instance of {type(self).__name__} but got {type(incoming_state).__name__}")
+        if not torch.equal(torch.as_tensor(theirs["kernel"]).to(self.kernel.device), self.kernel):
+            raise ValueError(f"{getattr(self, 'name', type(self).__name__)}: cannot merge the state of a metric of another kind or configuration")
+        for key in self._defaults:  # every state but the identity (kernel) is a sum
+            if key == "kernel":
+                continue
+            if key not in theirs:
+                raise ValueError(f"{type(self).__name__}: the incoming state lacks {key!r}; expected the keys {sorted(self._defaults)}")
+            local = getattr(self, key)
+            setattr(self, key, local + torch.as_tensor(theirs[key]).to(local))
+        count = incoming_state._update_count if isinstance(incoming_state, Metric) else 1
+        self._update_count = self._update_count + count
+        self._computed = None
+
+    kernel: Tensor  # the identity state, declared by the subclass (add_state "kernel")
+
+
+def accumulator_dtype(where: Tensor | torch.device) -> torch.dtype:
+    """float64, except on Apple's MPS, which has none: float32 there (exact up to 2**24 samples)."""
+    mps = where.is_mps if isinstance(where, Tensor) else where.type == "mps"  # is_mps: no device object per update
+    return torch.float32 if mps else torch.float64
