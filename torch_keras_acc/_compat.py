@@ -22,10 +22,8 @@ from torch import Tensor
 from torchmetrics import Metric
 from torchmetrics.utilities.exceptions import TorchMetricsUserError
 
-try:  # torch >= 2.3
-    from torch.compiler import is_compiling
-except ImportError:  # pragma: no cover - older torch, below our floor but harmless
-    from torch._dynamo import is_compiling  # type: ignore[no-redef]
+# The one is_compiling of the package (torch >= 2.3 has it public; our floor is 2.13).
+from torch.compiler import is_compiling
 
 # States that hold exact counts or an identity: never cast by a dtype conversion.
 INT_STATES = ("kernel", "invalid")
@@ -159,7 +157,7 @@ class CompatMetric(Metric):
         if isinstance(incoming_state, Metric):
             if type(incoming_state) is not type(self):
                 raise ValueError(f"Expected incoming state to be an instance of {type(self).__name__} but got {type(incoming_state).__name__}")
-            theirs = dict(incoming_state.metric_state)
+            theirs = {key: getattr(incoming_state, key) for key in incoming_state._defaults}
         elif isinstance(incoming_state, dict):
             theirs = dict(incoming_state)
             theirs.setdefault("kernel", self.kernel)  # a bare {total, count} dict is fine

@@ -35,6 +35,7 @@ import torch
 from torch import Tensor
 
 from torch_keras_acc import _pitfalls as P
+from torch_keras_acc._compat import is_compiling
 from torch_keras_acc._convert import ArrayLike, to_tensor
 from torch_keras_acc._spec import KernelSpec
 from torch_keras_acc._tf_ops import _cpu_fast_path, argmax_last, flush_operand, flush_subnormal, in_top_k, squeeze_or_expand_to_same_rank
@@ -141,7 +142,7 @@ def binary_accuracy(y_true: ArrayLike, y_pred: ArrayLike, threshold: float = 0.5
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     cmp_dtype = torch.promote_types(y_pred.dtype, torch.float32)
     t = _threshold(threshold, cmp_dtype)
-    if not torch.compiler.is_compiling():
+    if not is_compiling():
         t = float(t)  # eager: a host scalar
     # The bool is promoted to y_true's dtype inside ==; no N-sized copy.
     predicted = y_pred.to(cmp_dtype) > t
