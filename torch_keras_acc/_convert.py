@@ -69,11 +69,11 @@ _ML_DTYPES = {
 def _from_numpy(x: np.ndarray, what: str, metric: str) -> Tensor:
     """A tensor sharing or copying ``x``; 0-d arrays stay 0-d (a 0-d weight weighs the
     whole batch, as in Keras: ``np.ascontiguousarray`` would make it (1,))."""
-    if x.dtype == object or x.dtype.kind in "USV":
+    special = _ML_DTYPES.get(x.dtype.name)
+    if special is None and (x.dtype == object or x.dtype.kind in "USV"):
         raise TypeError(f"{metric}: {what} must be numeric, got a NumPy array of dtype {x.dtype}")
     if not x.flags.c_contiguous or not x.flags.writeable:
         x = x.copy()  # negative strides and read-only buffers are not torch's to share
-    special = _ML_DTYPES.get(x.dtype.name)
     if special is not None:
         return torch.from_numpy(x.view(special[0])).view(special[1])
     try:
