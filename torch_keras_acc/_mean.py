@@ -283,12 +283,9 @@ class KerasMeanMetric(CompatMetric):
             keep = to_tensor(mask, "mask", self.name, hits.device)
             if keep.dtype != torch.bool:
                 raise TypeError(f"{self.name}: mask must be a bool tensor (True: counted), got dtype {keep.dtype}")
-            aligned, _ = squeeze_or_expand_to_same_rank(keep, hits)
-            try:
-                fits = aligned.ndim <= hits.ndim and torch.broadcast_shapes(aligned.shape, hits.shape) == hits.shape
-            except RuntimeError:
-                fits = False
-            if not fits:
+            # Keras's reduction aligns weights with the leading axes of the values.
+            aligned, values = squeeze_or_expand_to_same_rank(keep, hits)
+            if aligned.ndim > values.ndim or any(m not in (v, 1) for m, v in zip(aligned.shape, values.shape)):
                 raise ValueError(
                     f"{self.name}: mask of shape {tuple(keep.shape)} does not fit the per-sample values of shape "
                     f"{tuple(hits.shape)}; expected y_pred's leading shape, e.g. (N,) or (N, T)"

@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, Callable
 
 import numpy as np
@@ -94,7 +95,7 @@ def _check_batch(name: str, y_true: Tensor, y_pred: Tensor) -> None:
             f"{name}: y_pred of shape {tuple(y_pred.shape)} has no batch axis besides the class axis; "
             "expected scores of shape (N, C) or (N, T, C) (TensorFlow's in_top_k needs 2-D predictions)"
         )
-    if y_true.numel() != y_pred.numel() // max(y_pred.shape[-1], 1):
+    if y_true.numel() != math.prod(y_pred.shape[:-1]):
         raise ValueError(
             f"{name}: y_true of shape {tuple(y_true.shape)} does not match y_pred of shape "
             f"{tuple(y_pred.shape)}; expected one target per row of y_pred (classes on the last axis)"
@@ -245,9 +246,7 @@ def sparse_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device:
 
 def _top_k(name: str, labels: Tensor, y_pred: Tensor, k: int) -> Tensor:
     """Shared tail of both top-k functions: flatten to (B, C), ``in_top_k``, restore shape."""
-    _check_batch(name, labels, y_pred)
-    if y_pred.shape[-1] == 0:
-        raise ValueError(f"{name}: y_pred of shape {tuple(y_pred.shape)} has an empty class axis; expected at least one class")
+    _check_batch(name, labels, y_pred)  # C = 0 is allowed: every target is out of range, a miss (as in Keras)
     shape = labels.shape
     hits = in_top_k(labels.reshape(-1), y_pred.reshape(-1, y_pred.shape[-1]), k)
     return hits.reshape(shape)
