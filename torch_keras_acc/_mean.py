@@ -240,7 +240,7 @@ class KerasMeanMetric(CompatMetric):
         assert self.spec is not None, "a class without a spec resolves one per batch"
         return self.spec, self._config
 
-    def _accepted(self, spec: KernelSpec) -> None:
+    def _accepted(self, spec: KernelSpec, y_true: Tensor, y_pred: Tensor) -> None:
         """Called once a batch has been added to the state (``KerasAccuracy`` fixes its variant)."""
 
     def _accumulate(
@@ -273,7 +273,7 @@ class KerasMeanMetric(CompatMetric):
         add_to(self.count, count)
         if isinstance(invalid, Tensor):  # an int is 0: nothing to add
             add_to(self.invalid, invalid)
-        self._accepted(spec)
+        self._accepted(spec, y_true, y_pred)
         return total, count
 
     def _keep(self, y_true: Tensor, hits: Tensor, mask: ArrayLike | None) -> Tensor | None:

@@ -307,7 +307,7 @@ def sparse_top_k_categorical_accuracy(
         raise ValueError(f"{name}: y_true is a scalar; from_sorted_ids=True needs one label per row of y_pred, e.g. shape (N,)")
     _check_batch(name, y_true, y_pred)
     shape = y_true.shape
-    ids = y_pred.reshape(y_true.numel(), y_pred.shape[-1])[:, : max(k, 0)]
+    ids = y_pred.reshape(y_true.numel(), y_pred.shape[-1])[:, :k]  # Python's slice, as Keras's: k=-1 drops the last
     # Keras casts the labels to the ids' dtype first (see _class_ids).
     labels = _class_ids(y_true.reshape(-1, 1), y_pred.dtype)
     return (labels == ids.to(labels.dtype)).any(dim=1).reshape(shape)

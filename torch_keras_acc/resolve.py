@@ -99,19 +99,20 @@ def _shapes(y_true: ArrayLike, y_pred: ArrayLike, name: str = "accuracy") -> tup
     return y_true, y_pred
 
 
-def _last_dim(x: Tensor) -> int | None:
-    """The last dim as Keras sees it when it resolves "accuracy": from shapes whose batch
-    axis is unknown (None), so on a rank-1 array the last dim is unknown too."""
-    return x.shape[-1] if x.ndim > 1 else None
+def _non_batch_shapes(y_true: Tensor, y_pred: Tensor) -> tuple:
+    return y_true.ndim, y_pred.ndim, tuple(y_true.shape[1:]), tuple(y_pred.shape[1:])
 
 
 def resolve_accuracy(y_true: ArrayLike, y_pred: ArrayLike, loss: Any = None, semantics: Semantics = "keras3") -> type[KerasMeanMetric]:
     """The metric class that ``metrics=["accuracy"]`` stands for on these inputs.
 
     Uses shapes only (and for ``"legacy"``, the loss), never values, so it
-    costs nothing on the GPU. Keras resolves at compile time, with the batch
-    axis unknown, so the batch size never matters: rank-1 outputs give
-    ``CategoricalAccuracy`` whatever N is. See the module docstring for the rules.
+    costs nothing on the GPU. See the module docstring for the rules. On rank-1
+    arrays the last axis is the batch axis: Keras traces its model on shapes
+    whose batch axis is the batch size when every batch is full and unknown
+    otherwise, so rank-1 outputs give ``BinaryAccuracy`` for batches of one
+    sample and ``CategoricalAccuracy`` for any other (``model.evaluate`` runs
+    in the fixtures).
     """
     from torch_keras_acc import registry  # the registry lists KerasAccuracy, defined below
 
@@ -124,10 +125,9 @@ def resolve_accuracy(y_true: ArrayLike, y_pred: ArrayLike, loss: Any = None, sem
         if y_pred.ndim == 1 or y_pred.shape[-1] == 1 or kind == "binary":
             return registry.variant("binary", "legacy")
         return registry.variant("sparse" if kind == "sparse" else "categorical", "legacy")
-    t_last, p_last = _last_dim(y_true), _last_dim(y_pred)
-    if p_last == 1:
+    if y_pred.shape[-1] == 1:
         return registry.variant("binary", "keras3")
-    if y_true.ndim < y_pred.ndim or (t_last == 1 and p_last is not None and p_last > 1):
+    if y_true.ndim < y_pred.ndim or (y_true.shape[-1] == 1 and y_pred.shape[-1] > 1):
         return registry.variant("sparse", "keras3")
     return registry.variant("categorical", "keras3")
 
@@ -148,10 +148,10 @@ class KerasAccuracy(KerasMeanMetric):
             (Keras <= 2.2, tf.keras <= 2.1).
 
     The choice is exposed as ``metric.variant`` (a class) and in ``repr``. Keras
-    resolves with the batch axis unknown, so the batch size never changes it (a
-    last batch of one sample included); a later batch of other ranks or class
-    counts that would resolve differently raises ``ValueError`` (the state is left
-    untouched). ``reset()`` keeps the variant, like a compiled model.
+    resolves once, when it traces the model, so a later batch that differs only in
+    its batch size (a last batch of one sample included) keeps the variant; a later
+    batch of other ranks or class counts that would resolve differently raises
+    ``ValueError`` (the state is left untouched). ``reset()`` keeps the variant, like a compiled model.
     ``ignore_index`` applies when the variant is the sparse one.
     """
 
@@ -164,10 +164,18 @@ class KerasAccuracy(KerasMeanMetric):
         self.loss = loss
         self.semantics = semantics
         self.variant: type[KerasMeanMetric] | None = None
+        self._resolved_shapes: tuple | None = None  # the first batch's shapes but for the batch axis
 
     def _batch_spec(self, y_true: Tensor, y_pred: Tensor) -> tuple[KernelSpec, Mapping[str, Any]]:
         y_true, y_pred = _shapes(y_true, y_pred, self.name)
-        chosen = resolve_accuracy(y_true, y_pred, self.loss, self.semantics)
+        # Keras resolves once, when it traces the model; the traced shapes carry no
+        # batch size once a batch is partial. So a batch whose shapes differ from the
+        # first one only in the batch axis (a last batch of one sample, say) keeps the
+        # variant; only other ranks or class counts are resolved again.
+        if self.variant is not None and _non_batch_shapes(y_true, y_pred) == self._resolved_shapes:
+            chosen = self.variant
+        else:
+            chosen = resolve_accuracy(y_true, y_pred, self.loss, self.semantics)
         if self.variant is not None and chosen is not self.variant:
             raise ValueError(
                 f"{self.name}: this batch (y_true {tuple(y_true.shape)}, y_pred {tuple(y_pred.shape)}) resolves to "
@@ -183,11 +191,12 @@ class KerasAccuracy(KerasMeanMetric):
             )
         return spec, spec.defaults  # the string takes no arguments: each variant's Keras defaults
 
-    def _accepted(self, spec: KernelSpec) -> None:
+    def _accepted(self, spec: KernelSpec, y_true: Tensor, y_pred: Tensor) -> None:
         from torch_keras_acc import registry
 
         if self.variant is None:  # only once the first batch is known to be valid
             self.variant = registry.by_spec(spec).cls
+            self._resolved_shapes = _non_batch_shapes(y_true, y_pred)
             self._warn_if_loss_disagrees(self.variant)
 
     def _warn_if_loss_disagrees(self, chosen: type[KerasMeanMetric]) -> None:
