@@ -12,13 +12,18 @@ the point: C = block + 1, several programs adding into one state.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
 pytest.importorskip("triton", reason="the Triton kernels need triton")
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+try:  # the GPU machine may lack hypothesis: only the property test needs it
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+except ImportError:
+    given = settings = st = None
 
 import torch_keras_acc.functional as F  # noqa: E402
 from torch_keras_acc import _triton as T  # noqa: E402
@@ -56,6 +61,7 @@ def _same(got: torch.Tensor, want: torch.Tensor) -> None:
 @pytest.fixture
 def small_blocks(monkeypatch):
     """Blocks of 4 columns, 4 rows per program (tile 16), 8 elements per element-wise program."""
+    monkeypatch.setattr(T, "_MIN_BLOCK_C", 1)
     monkeypatch.setattr(T, "_MAX_BLOCK_C", 4)
     monkeypatch.setattr(T, "_TILE", 16)
     monkeypatch.setattr(T, "_BLOCK", 8)
@@ -458,15 +464,7 @@ def test_triton_kernels_give_keras_answers_on_the_parity_fixtures():
 
 
 # -- properties ---------------------------------------------------------------------------------------
-@settings(max_examples=25, deadline=None)
-@given(
-    dtype=st.sampled_from(FLOATS),
-    b=st.integers(0, 7),
-    c=st.integers(1, 9),
-    k=st.integers(-1, 10),
-    seed=st.integers(0, 2**16),
-)
-def test_triton_property_rows_match_references(dtype, b, c, k, seed):
+def _property(dtype, b, c, k, seed):
     """Random small batches of edge values: argmax (both rules), sparse hits and counts, in_top_k."""
     x = _scores(dtype, (b, c), seed=seed)
     labels = _targets(b, c, seed=seed + 1)
@@ -478,6 +476,23 @@ def test_triton_property_rows_match_references(dtype, b, c, k, seed):
     T.sparse_argmax_count(*_dev(x, labels), total, invalid)
     assert int(total) == int(hits.sum()) and int(invalid) == int(F._invalid_count(labels, c))
     _same(T.in_top_k(*_dev(labels, x), k), _in_top_k_reference(labels, x, k))
+
+
+if given is not None:
+    test_triton_property_rows_match_references = settings(max_examples=25, deadline=None)(
+        given(
+            dtype=st.sampled_from(FLOATS),
+            b=st.integers(0, 7),
+            c=st.integers(1, 9),
+            k=st.integers(-1, 10),
+            seed=st.integers(0, 2**16),
+        )(_property)
+    )
+else:
+
+    @pytest.mark.skip(reason="needs hypothesis")
+    def test_triton_property_rows_match_references():
+        pass
 
 
 # -- bad input ----------------------------------------------------------------------------------------
@@ -501,3 +516,60 @@ def test_triton_bad_input_raises_clear_errors():
         T.binary_hits(labels, x)
     with pytest.raises(ValueError, match="the Triton kernels run on CUDA tensors"):
         T.argmax(torch.zeros(2, 2, device="meta"))
+
+
+# -- the compiled path, without a GPU -------------------------------------------------------------------
+_TRITON_TYPES = {
+    torch.float16: "fp16", torch.bfloat16: "bf16", torch.float32: "fp32", torch.float64: "fp64",
+    torch.int8: "i8", torch.int16: "i16", torch.int32: "i32", torch.int64: "i64", torch.uint8: "u8",
+}
+
+
+class _Recorder:
+    """Stands in for a kernel: records the launch arguments instead of running."""
+
+    def __init__(self, name: str, calls: list) -> None:
+        self.name, self.calls = name, calls
+
+    def __getitem__(self, grid: tuple):
+        return lambda *args, **constexprs: self.calls.append((self.name, args, constexprs))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU the other tests compile every kernel for real")
+@pytest.mark.filterwarnings("ignore:TRITON_DEFAULT_FP_FUSION")
+def test_triton_kernels_compile_for_cuda_without_a_gpu(monkeypatch):
+    """What the interpreter cannot check: the kernels, with the very arguments the wrappers
+    pass, compile for sm_90 (Triton's frontend, LLVM and ptxas, all on the CPU)."""
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    from torch_keras_acc import _triton_kernels as compiled
+
+    if not hasattr(compiled.argmax_kernel, "arg_names") or "nvidia" not in getattr(triton.backends, "backends", {}):
+        pytest.skip("needs triton's NVIDIA backend, and TRITON_INTERPRET unset")
+    calls: list = []
+    monkeypatch.setattr(T, "_kernels", lambda name, device: type("K", (), {k: _Recorder(k, calls) for k in dir(compiled) if k.endswith("_kernel")}))
+    x, labels, w = torch.randn(8, 5), torch.randint(0, 5, (8,)), torch.ones(8, dtype=torch.float64)
+    f64 = lambda: torch.zeros((), dtype=torch.float64)  # noqa: E731
+    i64 = lambda: torch.zeros((), dtype=torch.int64)  # noqa: E731
+    # Each compile takes seconds (cold cache): by default the two kernels that use every
+    # helper and both reductions; TKA_TRITON_COMPILE_ALL=1 adds one call per other kernel.
+    T.sparse_argmax_count(x.bfloat16(), labels, i64(), i64(), count_out=i64())
+    T.in_top_k_count(labels.double(), x.double(), 2, f64(), i64(), count_out=f64(), weight=w.float())
+    if os.environ.get("TKA_TRITON_COMPILE_ALL") == "1":
+        T.argmax(x, keras3_zero_rule=False)
+        T.onehot_argmax_count(x.half(), x, f64(), count_out=f64(), weight=w)
+        T.binary_count(labels.bool(), x[:, 0].double(), 0.5, i64(), count_out=i64())
+        T.equal_hits(x.bfloat16(), x.bfloat16())
+    for name, args, constexprs in calls:
+        fn = getattr(compiled, name)
+        signature = {}
+        for arg_name, value in zip(fn.arg_names, args):
+            if isinstance(value, torch.Tensor):
+                signature[arg_name] = "*" + _TRITON_TYPES[value.dtype]
+            else:
+                signature[arg_name] = "i32" if -(2**31) <= value < 2**31 else "i64"
+        signature.update({key: "constexpr" for key in constexprs})
+        kernel = triton.compile(ASTSource(fn, signature, constexprs=constexprs), target=GPUTarget("cuda", 90, 32))
+        assert ".entry" in kernel.asm["ptx"], name

@@ -82,6 +82,7 @@ __all__ = [
 # Tile sizes (elements). Row kernels: BLOCK_R rows x BLOCK_C columns, C looped over in
 # BLOCK_C steps; several rows per program when C is small. Tests shrink them.
 _TILE = 4096
+_MIN_BLOCK_C = 64
 _MAX_BLOCK_C = 2048
 _BLOCK = 1024  # element-wise kernels
 
@@ -218,10 +219,12 @@ def _pow2(n: int) -> int:
 
 
 def _row_blocks(rows: int, cols: int) -> tuple[int, int]:
-    """(BLOCK_R, BLOCK_C): whole short rows per program, long rows looped over in blocks."""
-    block_c = min(_pow2(cols), _MAX_BLOCK_C)
-    block_r = max(1, min(_TILE // block_c, _pow2(rows)))
-    return block_r, block_c
+    """(BLOCK_R, BLOCK_C): whole short rows per program, long rows looped over in blocks.
+
+    Both depend on C only through a power of two clamped to [_MIN_BLOCK_C, _MAX_BLOCK_C],
+    and not on the batch size: few compiled variants (each costs a compile on first use)."""
+    block_c = max(_MIN_BLOCK_C, min(_pow2(cols), _MAX_BLOCK_C))
+    return max(1, _TILE // block_c), block_c
 
 
 def _hits_out(n: int, device: torch.device) -> Tensor:

@@ -27,7 +27,19 @@ import triton
 import triton.language as tl
 
 # The loader presets _JIT to the interpreter for the CPU copy (see the module docstring).
-_jit = globals().get("_JIT") or triton.jit
+_INTERPRETER = globals().get("_JIT")
+_jit = _INTERPRETER or triton.jit
+
+
+def _kernel(*dynamic: str):
+    """``@triton.jit`` for a kernel, with the arguments in ``dynamic`` not specialized on their
+    values (sizes, label/weight strides, the threshold's bits): one compiled variant serves
+    every batch size instead of one per divisibility class."""
+
+    def decorate(fn):
+        return _INTERPRETER(fn) if _INTERPRETER else triton.jit(fn, do_not_specialize=list(dynamic))
+
+    return decorate
 
 _NO_INDEX = tl.constexpr(2147483647)  # larger than any column: "no column of this block"
 
@@ -153,7 +165,7 @@ def _reduce(hit, ok, valid, w_ptr, w_off, total_ptr, count_ptr, invalid_ptr, WEI
 
 
 # -- kernels: one program handles BLOCK_R rows (or BLOCK elements) ----------------------
-@_jit
+@_kernel("B")
 def argmax_kernel(x_ptr, out_ptr, B, C, stride_r, stride_c, IS_FLOAT: tl.constexpr, BITS: tl.constexpr,
                   SMALL: tl.constexpr, WIDE: tl.constexpr, WIDE_BITS: tl.constexpr, NEG_TINY: tl.constexpr,
                   KERAS3: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr):
@@ -165,7 +177,7 @@ def argmax_kernel(x_ptr, out_ptr, B, C, stride_r, stride_c, IS_FLOAT: tl.constex
     tl.store(out_ptr + rows64, index.to(tl.int64), mask=row_mask)
 
 
-@_jit
+@_kernel("B", "stride_l", "stride_w")
 def sparse_kernel(x_ptr, lab_ptr, w_ptr, hits_ptr, total_ptr, count_ptr, invalid_ptr, B, C, stride_r, stride_c,
                   stride_l, stride_w, IS_FLOAT: tl.constexpr, BITS: tl.constexpr, SMALL: tl.constexpr,
                   WIDE: tl.constexpr, WIDE_BITS: tl.constexpr, NEG_TINY: tl.constexpr, KERAS3: tl.constexpr,
@@ -192,7 +204,7 @@ def sparse_kernel(x_ptr, lab_ptr, w_ptr, hits_ptr, total_ptr, count_ptr, invalid
                 COUNT_INVALID)
 
 
-@_jit
+@_kernel("B", "stride_w")
 def onehot_kernel(t_ptr, x_ptr, w_ptr, hits_ptr, total_ptr, count_ptr, B, CT, CP, CMAX, stride_tr, stride_tc, stride_xr,
                   stride_xc, stride_w, T_IS_FLOAT: tl.constexpr, T_BITS: tl.constexpr, T_SMALL: tl.constexpr,
                   T_WIDE: tl.constexpr, T_WIDE_BITS: tl.constexpr, T_NEG_TINY: tl.constexpr, X_IS_FLOAT: tl.constexpr,
@@ -230,7 +242,7 @@ def onehot_kernel(t_ptr, x_ptr, w_ptr, hits_ptr, total_ptr, count_ptr, B, CT, CP
                 HAS_COUNT, False)
 
 
-@_jit
+@_kernel("B", "k", "stride_l", "stride_w")
 def topk_kernel(x_ptr, lab_ptr, w_ptr, hits_ptr, total_ptr, count_ptr, invalid_ptr, B, C, k, stride_r, stride_c,
                 stride_l, stride_w, IS_FLOAT: tl.constexpr, BITS: tl.constexpr, SMALL: tl.constexpr,
                 EXP: tl.constexpr, FLUSH: tl.constexpr, LARGEST_SUB: tl.constexpr, WIDE: tl.constexpr,
@@ -276,7 +288,7 @@ def topk_kernel(x_ptr, lab_ptr, w_ptr, hits_ptr, total_ptr, count_ptr, invalid_p
                 COUNT_INVALID)
 
 
-@_jit
+@_kernel("n", "stride_w", "thr_bits")
 def binary_kernel(t_ptr, p_ptr, w_ptr, hits_ptr, total_ptr, count_ptr, n, stride_t, stride_p, stride_w, thr_bits,
                   CMP: tl.constexpr, CMP_BITS: tl.constexpr, T_IS_FLOAT: tl.constexpr, T_BITS: tl.constexpr,
                   T_MAG: tl.constexpr, T_ONE: tl.constexpr, STORE_HITS: tl.constexpr, REDUCE: tl.constexpr,
@@ -303,7 +315,7 @@ def binary_kernel(t_ptr, p_ptr, w_ptr, hits_ptr, total_ptr, count_ptr, n, stride
         _reduce(hit, mask, mask, w_ptr, offs64 * stride_w, total_ptr, count_ptr, count_ptr, WEIGHTED, HAS_COUNT, False)
 
 
-@_jit
+@_kernel("n", "stride_w")
 def equal_kernel(t_ptr, p_ptr, w_ptr, hits_ptr, total_ptr, count_ptr, n, stride_t, stride_p, stride_w,
                  P_FLOAT: tl.constexpr, P: tl.constexpr, P_BITS: tl.constexpr, WIDE: tl.constexpr, SMALL: tl.constexpr,
                  FLUSH: tl.constexpr, STORE_HITS: tl.constexpr, REDUCE: tl.constexpr, WEIGHTED: tl.constexpr,
