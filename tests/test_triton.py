@@ -145,6 +145,20 @@ def test_triton_argmax_signed_zero_rule():
     assert T.argmax(*_dev(x), keras3_zero_rule=False).tolist() == [0, 0, 1, 0]
 
 
+def test_triton_rows_of_256k_classes(monkeypatch):
+    """C = 2**18 + 3 (the issue's largest C, plus a ragged block). Blocks of 32k columns keep the
+    interpreter fast; looping over blocks is what the small-block tests check."""
+    monkeypatch.setattr(T, "_MAX_BLOCK_C", 1 << 15)
+    monkeypatch.setattr(T, "_TILE", 1 << 16)
+    c = 2**18 + 3
+    x = torch.randn(3, c, generator=torch.Generator().manual_seed(0)).bfloat16()
+    x[1, -1] = 100.0  # the maximum in the last, ragged block
+    x[2, -2] = 50.0
+    t = torch.tensor([c - 1, 7, c - 2])
+    _same(T.argmax(*_dev(x)), _argmax_last_reference(x))
+    _same(T.in_top_k(*_dev(t, x), 1), _in_top_k_reference(t, x, 1))
+
+
 # -- sparse argmax: hits and fused counts ----------------------------------------------------------
 @pytest.mark.parametrize("score_dtype", FLOATS)
 @pytest.mark.parametrize("label_dtype", [torch.int64, torch.int32, torch.uint8, torch.bool, torch.float32, torch.float64, torch.float16])

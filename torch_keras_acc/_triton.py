@@ -54,6 +54,7 @@ import torch
 from torch import Tensor
 
 from torch_keras_acc._tf_ops import _largest_subnormal, flush_limit
+from torch_keras_acc.functional import _threshold
 
 try:
     import triton
@@ -435,11 +436,10 @@ def _elementwise(name: str, kernel_name: str, t: Tensor, p: Tensor, consts: dict
 
 
 def _binary(name: str, y_true: Tensor, y_pred: Tensor, threshold: float, hits: bool, make_reduction: Any) -> Tensor | None:
-    from torch_keras_acc.functional import _threshold  # the reference's own rule (float32, then FTZ)
-
     t, p = _flat_pair(name, y_true, y_pred)
     cmp = torch.promote_types(y_pred.dtype, torch.float32)
-    thr_bits = int(_threshold(threshold, cmp).view(_INT_OF[cmp]))  # a CPU scalar: no device read
+    # The reference's own threshold rule (float32, then FTZ), as bits; a CPU scalar, no device read.
+    thr_bits = int(_threshold(threshold, cmp).view(_INT_OF[cmp]))
     if y_true.dtype in _FLOATS:
         consts = dict(T_IS_FLOAT=True, T_BITS=_tl(_INT_OF[y_true.dtype]), T_MAG=_MAG_MASK[y_true.dtype],
                       T_ONE=_bits_of(1.0, y_true.dtype, _INT_OF[y_true.dtype]))
