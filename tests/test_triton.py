@@ -587,3 +587,26 @@ def test_triton_kernels_compile_for_cuda_without_a_gpu(monkeypatch):
         signature.update({key: "constexpr" for key in constexprs})
         kernel = triton.compile(ASTSource(fn, signature, constexprs=constexprs), target=GPUTarget("cuda", 90, 32))
         assert ".entry" in kernel.asm["ptx"], name
+
+
+def test_triton_module_imports_without_triton(monkeypatch):
+    """``import torch_keras_acc._triton`` never fails: without triton, AVAILABLE is False and
+    the wrappers raise RuntimeError (loaded here as a separate module object, triton hidden)."""
+    import importlib.util
+    import sys
+
+    for name in ("triton", "triton.language"):
+        monkeypatch.setitem(sys.modules, name, None)  # makes `import triton` raise ImportError
+    spec = importlib.util.spec_from_file_location("tka_triton_without_triton", T.__file__)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.AVAILABLE is False
+    x = torch.zeros(2, 3)
+    for call in (
+        lambda: module.argmax(x),
+        lambda: module.in_top_k(torch.zeros(2, dtype=torch.int64), x, 1),
+        lambda: module.binary_hits(x, x),
+        lambda: module.equal_count(x, x, torch.zeros((), dtype=torch.int64)),
+    ):
+        with pytest.raises(RuntimeError, match="need triton, which is not installed"):
+            call()

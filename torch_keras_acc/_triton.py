@@ -23,7 +23,8 @@ per row, any float dtype, widened to float64): ``total_out += sum(hit * w)``,
 ``count_out += sum(w)``, as ``_mean.weighted_sums`` computes them for one weight per
 sample (its sums may differ from these in the last bits only through summation
 order). ``invalid_out += `` labels that are not integers in ``[0, C)`` (the rule of
-``functional._invalid_count``). A scalar weight (Keras: the batch weighs w) is not
+``functional._invalid_count``, compared exactly: that function compares ``labels >= C``
+in the labels' dtype, so float16 2048 counts as invalid there for C = 2049). A scalar weight (Keras: the batch weighs w) is not
 fused: count unweighted and scale.
 
 Devices: CUDA tensors run compiled kernels; CPU tensors run the same kernels in
@@ -415,6 +416,7 @@ def _flat_pair(name: str, y_true: Tensor, y_pred: Tensor) -> tuple[Tensor, Tenso
             "(align ranks and broadcast first, as functional does)"
         )
     _check_device(name, p.device, y_true=t)
+    _kernels(name, p.device)  # fails early without triton or on another device
     return t.reshape(-1), p.reshape(-1)
 
 
