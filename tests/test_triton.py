@@ -161,7 +161,7 @@ def test_triton_rows_of_256k_classes(monkeypatch):
 
 # -- sparse argmax: hits and fused counts ----------------------------------------------------------
 @pytest.mark.parametrize("score_dtype", FLOATS)
-@pytest.mark.parametrize("label_dtype", [torch.int64, torch.int32, torch.uint8, torch.bool, torch.float32, torch.float64, torch.float16])
+@pytest.mark.parametrize("label_dtype", INTS + [torch.float32, torch.float64, torch.float16])
 def test_triton_sparse_argmax_hits(score_dtype, label_dtype):
     c = 7
     x = _edge_scores(score_dtype, (40, c), seed=5)
@@ -525,8 +525,9 @@ def test_triton_bad_input_raises_clear_errors():
     with pytest.raises(ValueError, match="total_out must be a 0-d tensor of dtype torch.float64"):
         T.sparse_argmax_count(x, labels, torch.zeros((), dtype=torch.int64, device=DEVICE), weight=torch.ones(4, device=DEVICE))
     with pytest.raises(ValueError, match=r"weight of shape \(\) must hold one value per sample \(4,\)"):
-        T.in_top_k_count(labels, x, 1, torch.zeros((), dtype=torch.float64, device=DEVICE), weight=torch.tensor(2.0, device=DEVICE))
-    with pytest.raises(ValueError, match=r"binary_hits: y_true of shape \(4,\) and y_pred of shape \(4, 3\) must have the same shape"):
+        total = torch.zeros((), dtype=torch.float64, device=DEVICE)
+        T.in_top_k_count(labels, x, 1, total, weight=torch.tensor(2.0, device=DEVICE))
+    with pytest.raises(ValueError, match=r"binary_hits: y_true of shape \(4,\) and y_pred of shape \(4, 3\) must have the same"):
         T.binary_hits(labels, x)
     with pytest.raises(ValueError, match="the Triton kernels run on CUDA tensors"):
         T.argmax(torch.zeros(2, 2, device="meta"))
@@ -563,7 +564,8 @@ def test_triton_kernels_compile_for_cuda_without_a_gpu(monkeypatch):
     if not hasattr(compiled.argmax_kernel, "arg_names") or "nvidia" not in getattr(triton.backends, "backends", {}):
         pytest.skip("needs triton's NVIDIA backend, and TRITON_INTERPRET unset")
     calls: list = []
-    monkeypatch.setattr(T, "_kernels", lambda name, device: type("K", (), {k: _Recorder(k, calls) for k in dir(compiled) if k.endswith("_kernel")}))
+    recorders = {k: _Recorder(k, calls) for k in dir(compiled) if k.endswith("_kernel")}
+    monkeypatch.setattr(T, "_kernels", lambda name, device: type("Kernels", (), recorders))
     x, labels, w = torch.randn(8, 5), torch.randint(0, 5, (8,)), torch.ones(8, dtype=torch.float64)
     f64 = lambda: torch.zeros((), dtype=torch.float64)  # noqa: E731
     i64 = lambda: torch.zeros((), dtype=torch.int64)  # noqa: E731
@@ -610,3 +612,41 @@ def test_triton_module_imports_without_triton(monkeypatch):
     ):
         with pytest.raises(RuntimeError, match="need triton, which is not installed"):
             call()
+
+
+# -- on a GPU only: no host sync, one launch ------------------------------------------------------------
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_triton_counts_on_cuda_never_sync_and_launch_one_kernel():
+    cuda = torch.device("cuda")
+    x, labels = torch.randn(300, 17, device=cuda), torch.randint(-1, 18, (300,), device=cuda)
+    total, count, invalid = (torch.zeros((), dtype=torch.int64, device=cuda) for _ in range(3))
+    y, p = torch.randint(0, 2, (300,), device=cuda).float(), torch.rand(300, device=cuda)
+    w = torch.rand(300, device=cuda)
+    wt, wc = torch.zeros((), dtype=torch.float64, device=cuda), torch.zeros((), dtype=torch.float64, device=cuda)
+    updates = [
+        lambda: T.sparse_argmax_count(x, labels, total, invalid, count_out=count),
+        lambda: T.in_top_k_count(labels, x, 5, total, invalid, count_out=count),
+        lambda: T.onehot_argmax_count(x, x, total, count_out=count),
+        lambda: T.binary_count(y, p, 0.5, total, count_out=count),
+        lambda: T.equal_count(y, y, wt, count_out=wc, weight=w),
+    ]
+    for update in updates:
+        update()  # compile first (compiling may sync)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for update in updates:
+            update()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    for update in updates:
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            update()
+            torch.cuda.synchronize()
+        kernels = [e.name for e in prof.events() if e.device_type == DeviceType.CUDA]
+        if not kernels:
+            pytest.skip("the profiler saw no CUDA kernel (no CUPTI?)")
+        assert len(kernels) == 1, kernels

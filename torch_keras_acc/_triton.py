@@ -138,7 +138,8 @@ _MAG_MASK = {torch.float16: 0x7FFF, torch.bfloat16: 0x7FFF, torch.float32: 0x7FF
 
 
 def _tl(dtype: torch.dtype) -> Any:
-    return {torch.int16: tl.int16, torch.int32: tl.int32, torch.int64: tl.int64, torch.float32: tl.float32, torch.float64: tl.float64}[dtype]
+    names = {torch.int16: "int16", torch.int32: "int32", torch.int64: "int64", torch.float32: "float32", torch.float64: "float64"}
+    return getattr(tl, names[dtype])
 
 
 def _argmax_consts(dtype: torch.dtype) -> dict[str, Any]:
@@ -168,7 +169,9 @@ def _as_kernel_input(name: str, x: Tensor, what: str) -> Tensor:
 
 def _check_rank(name: str, x: Tensor, what: str, ndim: int) -> None:
     if x.ndim != ndim:
-        raise ValueError(f"{name}: {what} of shape {tuple(x.shape)} must have {ndim} dimension(s); reshape (N, T, C) to (N * T, C) first")
+        raise ValueError(
+            f"{name}: {what} of shape {tuple(x.shape)} must have {ndim} dimension(s); reshape (N, T, C) to (N * T, C) first"
+        )
 
 
 def _check_rows(name: str, rows: int, x: Tensor, what: str) -> None:
