@@ -112,6 +112,27 @@ def _ours_kernel(w: Workload, x: Inputs) -> Step:
     return lambda: fn(x["target"], x["preds"])
 
 
+def _triton(w: Workload, x: Inputs, device: torch.device) -> Step | None:
+    """The fused Triton kernels of torch_keras_acc._triton (opt-in, CUDA only: on the CPU they
+    run interpreted), adding into 0-d states as a metric's update would: one launch per update."""
+    try:
+        from torch_keras_acc import _triton as T
+    except ImportError:  # an installed torch_keras_acc older than the kernels
+        return None
+    if device.type != "cuda" or not T.AVAILABLE:
+        return None
+    p, t = x["preds"], x["target"]
+    total, count = torch.zeros((), dtype=torch.float64, device=device), torch.zeros((), dtype=torch.float64, device=device)
+    invalid = torch.zeros((), dtype=torch.int64, device=device)
+    if w.kind == "sparse":
+        return lambda: T.sparse_argmax_count(p, t, total, invalid, count_out=count)
+    if w.kind == "topk":
+        return lambda: T.in_top_k_count(t, p, 5, total, invalid, count_out=count)
+    if w.kind == "binary":
+        return lambda: T.binary_count(t, p, 0.5, total, count_out=count)
+    return lambda: T.onehot_argmax_count(t, p, total, count_out=count)
+
+
 def _torchmetrics(w: Workload, x: Inputs, device: torch.device, validate: bool) -> Step:
     p, t = x["preds"], x["target"]
     if w.kind == "binary":
@@ -161,6 +182,9 @@ def implementations(w: Workload, x: Inputs, device: torch.device) -> dict[str, S
         "torchmetrics validate_args=True": _torchmetrics(w, x, device, True),
         "torchmetrics validate_args=False": _torchmetrics(w, x, device, False),
     }
+    triton_step = _triton(w, x, device)
+    if triton_step is not None:
+        impls["tka triton, fused count"] = triton_step
     keras = _keras(w, x, device)
     if keras is not None:
         impls["keras 3 (torch backend)"] = keras
@@ -345,6 +369,9 @@ def run_tiny(device: torch.device) -> list[tuple[str, float, float | None]]:
             km = keras.metrics.SparseCategoricalAccuracy()
             rows.append(("keras 3 (torch backend) update_state", time_tiny(lambda: km.update_state(t, p)), None))
         rows.append(("torch one-liner", time_tiny(lambda: (p.argmax(-1) == t).float().mean()), None))
+        triton_step = _triton(Workload("tiny", "sparse", 32, 10), {"preds": p, "target": t}, device)
+        if triton_step is not None:
+            rows.append(("tka triton sparse_argmax_count", time_tiny(triton_step), None))
     return rows
 
 
