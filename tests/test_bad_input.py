@@ -313,3 +313,12 @@ def test_failed_update_leaves_state_untouched(batch, extra):
         with pytest.raises(ValueError):
             m.update(preds, bad_target)
         assert _same(before, _state(m))
+
+
+@pytest.mark.parametrize("dtype,c", [(torch.float16, 2049), (torch.bfloat16, 257), (torch.float32, 2**24 + 1)])
+def test_float_labels_are_judged_against_the_class_count_exactly(dtype, c):
+    """The bound C is not rounded to the labels' dtype (float16 2049 is 2048): the last class is valid."""
+    labels = torch.tensor([c - 1, c], dtype=torch.float64).to(dtype)
+    want = int(float(labels[1]) >= c)  # the second label, rounded to the dtype, may land on c - 1 (valid)
+    assert int(F.invalid_label_count(labels[:1], torch.zeros(1, c, dtype=torch.float16))) == 0
+    assert int(F.invalid_label_count(labels[1:], torch.zeros(1, c, dtype=torch.float16))) == want

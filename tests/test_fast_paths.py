@@ -10,6 +10,7 @@ boundaries (tiny chunk sizes, set through ``kernel_path``).
 
 from __future__ import annotations
 
+import importlib.util
 import warnings
 
 import pytest
@@ -242,8 +243,12 @@ def test_kernel_path_rejects_unknown_paths_and_sizes():
             pass
 
 
-@pytest.mark.parametrize("path", ["reference", "cpu_fast", "compiled"])
+@pytest.mark.parametrize(
+    "path",
+    ["reference", "cpu_fast", "compiled", pytest.param("triton", marks=pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="needs triton"))],
+)
 def test_every_path_gives_the_metric_states_of_the_reference(path):
+    """(The "triton" case runs the Triton kernels in Triton's interpreter here; ``-k triton`` selects it.)"""
     """The metrics' states, bit for bit, whichever path computes the primitives."""
     scores = _edge_scores(torch.float32, (64, 6), seed=5)
     labels = _targets(64, 6, seed=6)

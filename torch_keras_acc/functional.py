@@ -349,7 +349,9 @@ def _invalid_count(labels: Tensor, num_classes: int, keep: Tensor | None = None)
         lo, hi = torch.aminmax(labels)
         if int(lo) >= 0 and int(hi) < num_classes:
             return 0
-    if not labels.is_floating_point() and num_classes > torch.iinfo(labels.dtype).max:
+    if labels.is_floating_point():
+        labels = labels.to(torch.float64)  # else the bound rounds (float16: C = 2049 is 2048, so label 2048 looks invalid)
+    elif num_classes > torch.iinfo(labels.dtype).max:
         labels = labels.to(torch.int64)  # else the bound wraps in the narrow dtype (uint8 >= 300 is uint8 >= 44)
     bad = labels >= num_classes
     if labels.dtype.is_signed:
