@@ -34,7 +34,6 @@ from torchmetrics.classification import BinaryAccuracy as TMBinary  # noqa: E402
 from torchmetrics.classification import MulticlassAccuracy  # noqa: E402
 
 import torch_keras_acc as tka  # noqa: E402
-from torch_keras_acc import _tf_ops  # noqa: E402
 from torch_keras_acc import functional as F  # noqa: E402
 
 Inputs = dict[str, torch.Tensor]
@@ -92,24 +91,25 @@ def _one_liner(w: Workload, x: Inputs) -> Step:
     return lambda: (p.argmax(-1) == t.argmax(-1)).float().mean()
 
 
+# Each workload's Keras metric and its arguments; the class comes from the package's registry.
+_KERAS_METRIC = {
+    "sparse": ("sparse_categorical_accuracy", {}),
+    "topk": ("sparse_top_k_categorical_accuracy", {"k": 5}),
+    "binary": ("binary_accuracy", {}),
+    "categorical": ("categorical_accuracy", {}),
+}
+
+
 def _ours(w: Workload, x: Inputs, device: torch.device) -> Step:
-    metric = {
-        "sparse": tka.SparseCategoricalAccuracy,
-        "topk": lambda: tka.SparseTopKCategoricalAccuracy(k=5),
-        "binary": tka.BinaryAccuracy,
-        "categorical": tka.CategoricalAccuracy,
-    }[w.kind]().to(device)
+    name, config = _KERAS_METRIC[w.kind]
+    metric = tka.get(name, **config).to(device)
     return lambda: metric.update(x["preds"], x["target"])
 
 
 def _ours_kernel(w: Workload, x: Inputs) -> Step:
-    fn = {
-        "sparse": F.sparse_categorical_accuracy,
-        "topk": lambda t, p: F.sparse_top_k_categorical_accuracy(t, p, k=5),
-        "binary": F.binary_accuracy,
-        "categorical": F.categorical_accuracy,
-    }[w.kind]
-    return lambda: fn(x["target"], x["preds"])
+    name, config = _KERAS_METRIC[w.kind]
+    fn = getattr(F, name)
+    return lambda: fn(x["target"], x["preds"], **config)
 
 
 def _triton(w: Workload, x: Inputs, device: torch.device) -> Step | None:
