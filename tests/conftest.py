@@ -19,7 +19,7 @@ import torch_keras_acc as tka
 FIXTURES = Path(__file__).parent / "fixtures"
 
 # The generator imports TensorFlow; it is run by hand, never collected.
-collect_ignore = ["fixtures/generate.py", "fixtures/gen_accuracy_string.py", "fixtures/gen_examples.py"]
+collect_ignore = ["fixtures/generate.py", "fixtures/gen_accuracy_string.py", "fixtures/gen_examples.py", "fixtures/gen_masks.py"]
 
 # Keras's function name -> our class, for the six metrics (from the one registry).
 CLASSES = {entry.name: entry.cls for entry in tka.registry.KERAS}
@@ -33,6 +33,7 @@ TORCH_DTYPES = {
     "int64": torch.int64,
     "uint8": torch.uint8,
     "bool": torch.bool,
+    "int8": torch.int8,
 }
 
 
@@ -51,7 +52,11 @@ def case_params(selected: list[dict]) -> list:
 
 
 def to_torch(spec: dict | None, kind: str = "tensor") -> Any:
-    """Decode a fixture input as a torch tensor (or as NumPy / the raw list)."""
+    """Decode a fixture input as a torch tensor (or as NumPy / the raw list).
+
+    An input recorded as ``"list"`` is the raw list (a Python scalar when 0-d); one
+    recorded as ``"numpy"`` is always a NumPy array of its dtype and shape (0-d stays
+    0-d, bfloat16 is ``ml_dtypes.bfloat16``), as Keras got it; ``kind`` is ignored then."""
     if spec is None:
         return None
     if spec["as"] == "list":
@@ -62,6 +67,11 @@ def to_torch(spec: dict | None, kind: str = "tensor") -> Any:
     else:
         t = torch.tensor(spec["data"], dtype=dtype)
     t = t.reshape(spec["shape"])
+    if spec["as"] == "numpy":
+        if dtype == torch.bfloat16:
+            ml_dtypes = pytest.importorskip("ml_dtypes")  # what TensorFlow and JAX users hold
+            return t.float().numpy().astype(ml_dtypes.bfloat16)
+        return t.numpy()
     if kind == "numpy" and dtype != torch.bfloat16:
         return t.numpy()
     return t

@@ -163,6 +163,52 @@ def test_config_round_trip_with_keras(rec):
     assert cls.from_config(rec["get_config"]).get_config() == rec["get_config"]
     via_get = tka.get(rec["serialize"])
     assert type(via_get) is cls and via_get.get_config() == rec["get_config"]
+    if "from_config" in rec:  # the dtype entries: Keras's round trip and its result after one batch
+        assert cls.from_config(rec["get_config"]).get_config() == rec["from_config"]
+        m = cls.from_config(rec["get_config"])
+        m.update_state(rec["batch"]["y_true"], rec["batch"]["y_pred"])
+        got = m.result()
+        assert_value(got, rec["result"]["value"], f"result() with dtype={rec['args']['dtype']}")
+        assert str(got.dtype) == f"torch.{rec['result']['dtype']}"
+
+
+def test_config_dtypes_cover_tf_keras_config_tests():
+    dtypes = {(r["class_name"], r["args"]["dtype"]) for r in CONFIGS if "from_config" in r}
+    assert {("TopKCategoricalAccuracy", "int32"), ("SparseTopKCategoricalAccuracy", "int32")} <= dtypes
+    assert len(dtypes) == 6 * 5
+
+
+EVALUATE = fixture()["evaluate_batches"]
+
+
+def test_evaluate_batches_cover_last_batches_of_one_and_weights():
+    assert {(len(r["y_pred"]["shape"]), r["name"], "sample_weight" in r) for r in EVALUATE} >= {
+        (d, n, w) for d in (1, 2, 3) for n in ("accuracy", "acc") for w in (False, True)}
+    assert any(r["y_pred"]["shape"][0] % r["batch_size"] == 1 for r in EVALUATE)
+    assert {r["class"] for r in EVALUATE if "class" in r} == {"BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy"}
+
+
+@pytest.mark.parametrize("rec", [pytest.param(r, id=r["id"]) for r in EVALUATE])
+def test_evaluate_in_batches_as_keras(rec):
+    """KerasAccuracy fed evaluate()'s batches in order: the class Keras built and its value."""
+    y_true, y_pred = to_torch(_spec(rec["y_true"])), to_torch(_spec(rec["y_pred"]))
+    sw = to_torch(_spec(rec["sample_weight"])) if "sample_weight" in rec else None
+    m = tka.get(rec["name"])
+    bs = rec["batch_size"]
+
+    def run():
+        for i in range(0, len(y_pred), bs):
+            m.update_state(y_true[i:i + bs], y_pred[i:i + bs], sample_weight=None if sw is None else sw[i:i + bs])
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        if "error" in rec:  # Keras: a (batch,) weight cannot broadcast to rank-1 outputs' one value per batch
+            with pytest.raises(ValueError, match="sample_weight"):
+                run()
+            return
+        run()
+    assert m.variant.__name__ == rec["class"]
+    assert_value(m.result(), rec["value"], f"Keras evaluate() with batch_size={bs}")
 
 
 @pytest.mark.parametrize(

@@ -109,6 +109,20 @@ TF_KERAS_DIFFERENCES = {
     "sparse_categorical_accuracy/c1",
     # Keras 3 flushes float64 subnormals in this comparison; tf_keras does not.
     "binary_accuracy/subnormal_t0_float64",
+    # A 0-d sample_weight: Keras 3 weighs the whole batch by it, tf_keras each sample
+    # (seen from the second batch on).
+    *(f"binary_accuracy/weight_0d_{k}" for k in ("numpy_float32", "numpy_float64", "list_float32", "array_float32")),
+    *(f"{m}/{c}" for m in CLASSES for c in ("weight_0d_numpy_batches", "weight_0d_list_batches", "weight_0d_array_batches",
+                                             "numpy_inputs_weight_0d")),
+    # Keras 3 casts float labels to integer scores' dtype (truncating); tf_keras casts the argmax to the labels'.
+    "sparse_categorical_accuracy/label_float_int32_scores",
+    "sparse_categorical_accuracy/label_float_int64_scores",
+    # tf_keras casts one-hot labels to the scores' dtype before its argmax; Keras 3 after.
+    "categorical_accuracy/onehot_f64_soft_f32_scores",
+    # tf_keras rejects a 0-d y_pred against N labels; Keras 3 broadcasts it.
+    "accuracy/pred_0d_true_n",
+    # tf_keras fails to squeeze y_pred of shape (N, 1) for top-k (as for sparse_categorical_accuracy/c1).
+    "sparse_top_k_categorical_accuracy/c1_k1",
 }
 
 
@@ -151,9 +165,22 @@ def test_tf_keras_agrees(case):
 def test_deviations_are_real():
     """Each documented deviation really differs from Keras 3 on the raw inputs."""
     devs = [c for c in ALL if c.get("deviation")]
-    assert {c["deviation"] for c in devs} == {"label_precision", "topk_dtype", "int32_wrap"}
+    assert {c["deviation"] for c in devs} == {"label_precision", "topk_dtype", "int32_wrap", "topk_int"}
     for c in devs:
         assert c["keras3"] != c["reference"], c["id"]
+
+
+def test_numpy_inputs_reach_our_code_as_numpy():
+    """Inputs recorded "as": "numpy" are handed over as NumPy arrays, 0-d staying 0-d."""
+    import numpy as np
+
+    specs = [s for c in ALL for bt in c["batches"] for s in bt.values() if s and s["as"] == "numpy"]
+    assert len(specs) > 50 and any(s["shape"] == [] for s in specs) and any(s["dtype"] == "bfloat16" for s in specs)
+    for s in specs:
+        if s["dtype"] == "bfloat16":
+            pytest.importorskip("ml_dtypes")
+        got = to_torch(s)
+        assert isinstance(got, np.ndarray) and list(got.shape) == s["shape"] and got.dtype.name == s["dtype"]
 
 
 def test_copies_keep_state():
