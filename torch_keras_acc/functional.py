@@ -154,7 +154,10 @@ def _threshold(threshold: float, cmp_dtype: torch.dtype) -> Tensor:
     """Keras's float32 threshold in the comparison dtype, as a 0-d tensor, with
     TensorFlow's flush-to-zero applied (``flush_operand``). A tensor rather than a
     Python branch, so torch.compile traces any threshold."""
-    return flush_operand(torch.full((), float(threshold), dtype=torch.float32).to(cmp_dtype), cmp_dtype)
+    # Keras makes the threshold a float32 tensor; casting it to a wider dtype flushes a
+    # float32 subnormal to zero first (TensorFlow's CPU kernels run with FTZ/DAZ).
+    t = flush_subnormal(torch.full((), float(threshold), dtype=torch.float32))
+    return flush_operand(t.to(cmp_dtype), cmp_dtype)
 
 
 def _class_ids(labels: Tensor, scores_dtype: torch.dtype) -> Tensor:
