@@ -12,9 +12,10 @@ Example:
     tensor(0.7500)
 """
 
-from torch_keras_acc import distributed, functional, legacy
+from torch_keras_acc import distributed, functional, hf, legacy
 from torch_keras_acc._mean import KerasMeanMetric
 from torch_keras_acc._pitfalls import KerasPitfallWarning
+from torch_keras_acc.collection import collection
 from torch_keras_acc.explain import AccuracyReport, explain, threshold_sweep
 from torch_keras_acc.legacy import LegacyBinaryAccuracy, LegacyCategoricalAccuracy, LegacySparseCategoricalAccuracy
 from torch_keras_acc.metrics import (
@@ -27,6 +28,7 @@ from torch_keras_acc.metrics import (
 )
 from torch_keras_acc.resolve import KerasAccuracy, get, loss_kind, resolve_accuracy
 
+# The one place the version is written: pyproject.toml reads it (dynamic = ["version"]).
 __version__ = "0.1.0"
 
 __all__ = [
@@ -43,9 +45,12 @@ __all__ = [
     "SparseCategoricalAccuracy",
     "SparseTopKCategoricalAccuracy",
     "TopKCategoricalAccuracy",
+    "__version__",
+    "collection",
     "distributed",
     "functional",
     "get",
+    "hf",
     "legacy",
     "loss_kind",
     "resolve_accuracy",

@@ -245,6 +245,11 @@ def get(identifier: Any, **kwargs: Any) -> KerasMeanMetric:
         >>> get({"class_name": "SparseTopKCategoricalAccuracy", "config": {"k": 3, "name": "top3"}}).k
         3
     """
+    if isinstance(identifier, (list, tuple)):
+        raise ValueError(
+            f"get: returns one metric, got a {type(identifier).__name__} of {len(identifier)}; for a Keras "
+            "compile(metrics=[...]) list use torch_keras_acc.collection(metrics), a MetricCollection keyed as Keras's history"
+        )
     if isinstance(identifier, KerasMeanMetric):
         if kwargs:
             raise ValueError(f"get: keyword arguments {sorted(kwargs)} cannot apply to an existing metric instance")
