@@ -138,11 +138,16 @@ class KerasMeanMetric(Metric):
       metric. Value checks run on the first batch only (and not while torch.compile traces).
     """
 
-    is_differentiable: ClassVar[bool] = False
-    higher_is_better: ClassVar[bool] = True
-    full_state_update: ClassVar[bool] = False
-    plot_lower_bound: ClassVar[float] = 0.0
-    plot_upper_bound: ClassVar[float] = 1.0
+    is_differentiable: bool = False
+    higher_is_better: bool = True
+    full_state_update: bool = False
+    plot_lower_bound: float = 0.0
+    plot_upper_bound: float = 1.0
+    # torch.jit.script (e.g. Lightning's to_torchscript) compiles a metric as torchmetrics'
+    # own: a placeholder whose forward is unused. TorchScript cannot read the states' string
+    # annotations (from __future__ import annotations) nor our _update_count property.
+    __jit_ignored_attributes__: ClassVar[list[str]] = [*Metric.__jit_ignored_attributes__, "total", "count", "invalid"]
+    __jit_unused_properties__: ClassVar[list[str]] = [*Metric.__jit_unused_properties__, "_update_count", "update_called", "update_count"]
 
     _fn: ClassVar[Callable[..., Tensor]]
     total: Tensor
@@ -283,6 +288,7 @@ class KerasMeanMetric(Metric):
         for message in self._pitfalls(fn, fn_kwargs, target, preds):
             warnings.warn(f"{self.name} ({type(self).__name__}): {message} (warn_pitfalls=False silences this)", KerasPitfallWarning, stacklevel=4)
 
+    @torch.jit.unused  # as torchmetrics' Metric.forward: metrics run in Python, not in TorchScript
     def forward(self, preds: ArrayLike, target: ArrayLike, sample_weight: ArrayLike | None = None) -> Tensor:
         """Accumulate the batch and return its own value, in one pass.
 
@@ -390,3 +396,21 @@ class KerasMeanMetric(Metric):
     def extra_repr(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return args
+
+    def plot(self, val: Tensor | Sequence[Tensor] | None = None, ax: Any = None) -> tuple[Any, Any]:
+        """Plot one value or a sequence of values with torchmetrics' plotting (needs matplotlib).
+
+        ``val``: a result of ``forward``/``compute``, or a list of them (e.g. one per
+        epoch); ``None`` plots ``compute()``. ``ax``: a matplotlib axis to draw on.
+        Returns ``(figure, axis)``; the y-axis always shows [0, 1], the metric's range.
+
+        Example:
+            >>> import pytest; _ = pytest.importorskip("matplotlib")  # skipped without matplotlib
+            >>> import torch
+            >>> from torch_keras_acc import SparseCategoricalAccuracy
+            >>> metric = SparseCategoricalAccuracy()
+            >>> values = [metric(torch.randn(16, 4), torch.randint(0, 4, (16,))) for _ in range(5)]
+            >>> fig, ax = metric.plot(values)      # one point per batch
+            >>> fig, ax = metric.plot()            # the running result, compute()
+        """
+        return self._plot(val, ax)
