@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import warnings
 import zlib
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Literal, Sequence, cast
 
 import torch
 from torch import Tensor
@@ -97,6 +97,7 @@ def weighted_sums(name: str, values: Tensor, sample_weight: ArrayLike | None) ->
     return values.sum(), w.sum()
 
 
+OnInvalid = Literal["warn", "raise", "ignore"]  # for type checkers; ON_INVALID for the runtime check
 ON_INVALID = ("warn", "raise", "ignore")
 
 
@@ -153,6 +154,10 @@ class KerasMeanMetric(Metric):
     total: Tensor
     count: Tensor
     invalid: Tensor
+    kernel: Tensor
+    _traced_updates: Tensor
+    _defaults: dict[str, Any]  # torchmetrics: list | Tensor; ours are all tensors
+    _forward_cache: Any  # torchmetrics leaves it unannotated (None)
 
     def __init__(
         self,
@@ -160,7 +165,7 @@ class KerasMeanMetric(Metric):
         dtype: Any = None,
         fn_kwargs: dict[str, Any] | None = None,
         *,
-        on_invalid: str = "warn",
+        on_invalid: OnInvalid = "warn",
         warn_pitfalls: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -342,8 +347,8 @@ class KerasMeanMetric(Metric):
         Lightning's ``precision="16-true"`` uses. ``set_dtype()`` stays the explicit opt-in.
         """
         if self._dtype_convert:
-            return super()._apply(fn, exclude_state)
-        this = super()._apply(fn, exclude_state=(*exclude_state, *_EXACT_STATES, *_INT_STATES))
+            return cast(KerasMeanMetric, super()._apply(fn, exclude_state))
+        this = cast(KerasMeanMetric, super()._apply(fn, exclude_state=(*exclude_state, *_EXACT_STATES, *_INT_STATES)))
         device = this.device
         if device.type == "mps" and this.total.dtype == _ACC:
             warnings.warn(f"{this.name}: MPS has no float64; accumulating in float32 there (counts exact up to 2**24 samples)", UserWarning, stacklevel=3)

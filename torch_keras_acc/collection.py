@@ -153,4 +153,4 @@ def _collection(metrics: Sequence[Any], loss: Any, prefix: str | None, sparse_kw
         named[key] = metric
     if not named:
         raise ValueError("collection: the metric list is empty")
-    return MetricCollection(named, prefix=prefix)  # type: ignore[arg-type]
+    return MetricCollection(named, prefix=prefix)  # type: ignore[arg-type]  # dict is invariant; these are Metrics

@@ -39,7 +39,7 @@ from torch_keras_acc.metrics import (
     SparseTopKCategoricalAccuracy,
     TopKCategoricalAccuracy,
 )
-from torch_keras_acc.resolve import resolve_accuracy
+from torch_keras_acc.resolve import Semantics, resolve_accuracy
 
 __all__ = ["AccuracyReport", "explain", "threshold_sweep"]
 
@@ -139,7 +139,7 @@ def explain(
     same_shape = tuple(yt.shape) == tuple(yp.shape)
     problem = "binary" if binary_like else ("multilabel" if same_shape and _multi_hot(yt) else "multiclass")
 
-    def resolved(semantics: str) -> dict[str, Any]:
+    def resolved(semantics: Semantics) -> dict[str, Any]:
         cls = resolve_accuracy(yt, yp, loss=loss, semantics=semantics)
         return {"metric": cls.__name__, "value": _value(_quiet(cls), yt, yp, sw)}
 

@@ -34,7 +34,7 @@ Example:
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 from torch import Tensor
 
@@ -52,6 +52,7 @@ from torch_keras_acc.metrics import (
 
 __all__ = ["KerasAccuracy", "get", "resolve_accuracy", "loss_kind"]
 
+Semantics = Literal["keras3", "legacy"]  # for type checkers; SEMANTICS for the runtime check
 SEMANTICS = ("keras3", "legacy")
 
 # Keras names of losses (function and class spellings, and Keras's aliases).
@@ -102,7 +103,7 @@ def _shapes(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[Tensor, Tensor]:
 
 
 def resolve_accuracy(
-    y_true: ArrayLike, y_pred: ArrayLike, loss: Any = None, semantics: str = "keras3"
+    y_true: ArrayLike, y_pred: ArrayLike, loss: Any = None, semantics: Semantics = "keras3"
 ) -> type[KerasMeanMetric]:
     """The metric class that ``metrics=["accuracy"]`` stands for on these inputs.
 
@@ -150,7 +151,9 @@ class KerasAccuracy(KerasMeanMetric):
     state is left untouched). ``reset()`` keeps the variant, like a compiled model.
     """
 
-    def __init__(self, name: str = "accuracy", dtype: Any = None, loss: Any = None, semantics: str = "keras3", **kwargs: Any) -> None:
+    def __init__(
+        self, name: str = "accuracy", dtype: Any = None, loss: Any = None, semantics: Semantics = "keras3", **kwargs: Any
+    ) -> None:
         if semantics not in SEMANTICS:
             raise ValueError(f"{name}: semantics must be one of {SEMANTICS}, got {semantics!r}")
         super().__init__(name, dtype, **kwargs)
@@ -173,9 +176,9 @@ class KerasAccuracy(KerasMeanMetric):
 
     def _accumulate(self, preds: ArrayLike, target: ArrayLike, sample_weight: ArrayLike | None) -> tuple[Tensor, Tensor | float]:
         out = super()._accumulate(preds, target, sample_weight)
-        if self.variant is None:  # only once the first batch is known to be valid
+        if self.variant is None and self._pending is not None:  # only once the first batch is known to be valid
             self.variant = self._pending
-            self._warn_if_loss_disagrees(self.variant)
+            self._warn_if_loss_disagrees(self._pending)
         return out
 
     def _warn_if_loss_disagrees(self, chosen: type[KerasMeanMetric]) -> None:
