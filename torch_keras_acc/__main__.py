@@ -78,7 +78,8 @@ def load_array(spec: str) -> np.ndarray:
             except (ValueError, IndexError):
                 skip = 1  # a header line
             if len(lines) <= skip:  # checked here: np.loadtxt would only warn and return shape (0, 1)
-                raise InputError(f"{spec}: the CSV file holds no rows of numbers" + (" (only a header line)" if lines else " (it is empty)"))
+                why = "only a header line" if lines else "it is empty"
+                raise InputError(f"{spec}: the CSV file holds no rows of numbers ({why})")
             return np.loadtxt(lines, delimiter=",", skiprows=skip, ndmin=1)
     except InputError:
         raise
@@ -115,10 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--y-true", required=True, help="labels file (.npy, .npz[:key], .pt, .csv)")
     ex.add_argument("--y-pred", required=True, help="predictions file (classes on the last axis)")
     ex.add_argument("--sample-weight", help="optional weights file")
-    ex.add_argument("--loss", help="Keras or PyTorch loss name (e.g. binary_crossentropy), for the legacy (Keras <= 2.2) resolution")
+    ex.add_argument("--loss", help="Keras or PyTorch loss name (e.g. binary_crossentropy), for the Keras <= 2.2 resolution")
     ex.add_argument("--threshold", type=float, default=0.5, help="binary threshold (default 0.5)")
     ex.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    ex.add_argument("--sweep", action="store_true", help="add binary accuracy for a range of thresholds (binary and multi-label problems)")
+    ex.add_argument("--sweep", action="store_true", help="add binary accuracy per threshold (binary and multi-label problems)")
     ex.add_argument("--plot", metavar="PNG", help="plot the threshold sweep to this PNG (needs matplotlib)")
     return parser
 
@@ -166,7 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         out = report.to_dict()
         if args.sweep or args.plot:
-            out["threshold_sweep"] = None if sweep is None else [{"threshold": float32_repr(t), "binary_accuracy": float32_repr(a)} for t, a in sweep]
+            rows = [{"threshold": t, "binary_accuracy": a} for t, a in sweep] if sweep is not None else None
+            out["threshold_sweep"] = float32_repr(rows)
             if sweep_note:
                 out["threshold_sweep_note"] = sweep_note
         print(json.dumps(out, indent=2))

@@ -29,7 +29,7 @@ __all__ = ["compute_metrics"]
 
 def _first(x: Any) -> Any:
     """Models return tuples (logits, hidden states, ...) and Trainer passes them on: the first is the logits."""
-    while isinstance(x, (tuple, list)) and len(x) and not np.isscalar(x[0]):
+    while isinstance(x, tuple) and x:
         x = x[0]
     return x
 
