@@ -145,9 +145,11 @@ class KerasMeanMetric(Metric):
     plot_lower_bound: float = 0.0
     plot_upper_bound: float = 1.0
     # torch.jit.script (e.g. Lightning's to_torchscript) compiles a metric as torchmetrics'
-    # own: a placeholder whose forward is unused. TorchScript cannot read the states' string
-    # annotations (from __future__ import annotations) nor our _update_count property.
-    __jit_ignored_attributes__: ClassVar[list[str]] = [*Metric.__jit_ignored_attributes__, "total", "count", "invalid"]
+    # own: a placeholder whose forward is unused. TorchScript cannot read the string annotations
+    # of the attributes below (from __future__ import annotations) nor our _update_count property.
+    __jit_ignored_attributes__: ClassVar[list[str]] = [
+        *Metric.__jit_ignored_attributes__, "total", "count", "invalid", "kernel", "_traced_updates", "_defaults", "_forward_cache"
+    ]
     __jit_unused_properties__: ClassVar[list[str]] = [*Metric.__jit_unused_properties__, "_update_count", "update_called", "update_count"]
 
     _fn: ClassVar[Callable[..., Tensor]]
