@@ -19,7 +19,7 @@ import torch_keras_acc as tka
 FIXTURES = Path(__file__).parent / "fixtures"
 
 # The generator imports TensorFlow; it is run by hand, never collected.
-collect_ignore = ["fixtures/generate.py", "fixtures/gen_accuracy_string.py", "fixtures/gen_examples.py", "fixtures/gen_masks.py"]
+collect_ignore = ["fixtures/generate.py", "fixtures/gen_accuracy_string.py", "fixtures/gen_examples.py", "fixtures/gen_masks.py", "fixtures/gen_collection.py"]
 
 # Keras's function name -> our class, for the six metrics (from the one registry).
 CLASSES = {entry.name: entry.cls for entry in tka.registry.KERAS}

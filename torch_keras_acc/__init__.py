@@ -28,7 +28,10 @@ from torch_keras_acc.metrics import (
 from torch_keras_acc.resolve import KerasAccuracy, get, loss_kind, resolve_accuracy
 from torch_keras_acc import registry  # noqa: E402  (after resolve: it lists KerasAccuracy)
 from torch_keras_acc.explain import AccuracyReport, explain, threshold_sweep  # noqa: E402
+from torch_keras_acc.collection import collection  # noqa: E402
+from torch_keras_acc import hf  # noqa: E402
 
+# The one place the version is written: pyproject.toml reads it (dynamic = ["version"]).
 __version__ = "0.1.0"
 
 __all__ = [
@@ -45,9 +48,12 @@ __all__ = [
     "SparseCategoricalAccuracy",
     "SparseTopKCategoricalAccuracy",
     "TopKCategoricalAccuracy",
+    "__version__",
+    "collection",
     "distributed",
     "functional",
     "get",
+    "hf",
     "kernel_path",
     "legacy",
     "loss_kind",

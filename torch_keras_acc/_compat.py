@@ -103,6 +103,7 @@ class CompatMetric(Metric):
             d["_traced"] = False
 
     # -- forward -------------------------------------------------------------------
+    @torch.jit.unused  # as torchmetrics' Metric.forward: metrics run in Python, not in TorchScript
     def forward(self, *args: Any, **kwargs: Any) -> Tensor:
         """Accumulate the batch and return its own value, in one pass.
 

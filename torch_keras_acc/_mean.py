@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import warnings
 import zlib
-from typing import Any, ClassVar, Literal, Mapping
+from typing import Any, ClassVar, Literal, Mapping, Sequence
 
 import torch
 from torch import Tensor
+from torchmetrics import Metric
 
 from torch_keras_acc._compat import CompatMetric, accumulator_dtype, add_to, is_compiling
 from torch_keras_acc._convert import ArrayLike, dtype_name, resolve_dtype, to_tensor
@@ -160,17 +161,28 @@ class KerasMeanMetric(CompatMetric):
     ``sample_weight``.
     """
 
-    is_differentiable: ClassVar[bool] = False
-    higher_is_better: ClassVar[bool] = True
-    full_state_update: ClassVar[bool] = False
-    plot_lower_bound: ClassVar[float] = 0.0
-    plot_upper_bound: ClassVar[float] = 1.0
+    is_differentiable: bool = False
+    higher_is_better: bool = True
+    full_state_update: bool = False
+    plot_lower_bound: float = 0.0
+    plot_upper_bound: float = 1.0
+    # torch.jit.script (e.g. Lightning's to_torchscript) compiles a metric as torchmetrics'
+    # own: a placeholder whose forward is unused. TorchScript cannot read the string annotations
+    # of the attributes below (from __future__ import annotations) nor our _update_count property.
+    __jit_ignored_attributes__: ClassVar[list[str]] = [
+        *Metric.__jit_ignored_attributes__, "total", "count", "invalid", "kernel", "_traced_updates", "_defaults", "_forward_cache"
+    ]
+    __jit_unused_properties__: ClassVar[list[str]] = [*Metric.__jit_unused_properties__, "_update_count", "update_called", "update_count"]
 
     spec: ClassVar[KernelSpec | None]  # None: resolved per batch (KerasAccuracy)
     kernel: Tensor  # the identity state
     total: Tensor
     count: Tensor
     invalid: Tensor
+    kernel: Tensor
+    _traced_updates: Tensor
+    _defaults: dict[str, Any]  # torchmetrics: list | Tensor; ours are all tensors
+    _forward_cache: Any  # torchmetrics leaves it unannotated (None)
 
     def __init__(
         self,
@@ -368,3 +380,21 @@ class KerasMeanMetric(CompatMetric):
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+
+    def plot(self, val: Tensor | Sequence[Tensor] | None = None, ax: Any = None) -> tuple[Any, Any]:
+        """Plot one value or a sequence of values with torchmetrics' plotting (needs matplotlib).
+
+        ``val``: a result of ``forward``/``compute``, or a list of them (e.g. one per
+        epoch); ``None`` plots ``compute()``. ``ax``: a matplotlib axis to draw on.
+        Returns ``(figure, axis)``; the y-axis always shows [0, 1], the metric's range.
+
+        Example:
+            >>> import pytest; _ = pytest.importorskip("matplotlib")  # skipped without matplotlib
+            >>> import torch
+            >>> from torch_keras_acc import SparseCategoricalAccuracy
+            >>> metric = SparseCategoricalAccuracy()
+            >>> values = [metric(torch.randn(16, 4), torch.randint(0, 4, (16,))) for _ in range(5)]
+            >>> fig, ax = metric.plot(values)      # one point per batch
+            >>> fig, ax = metric.plot()            # the running result, compute()
+        """
+        return self._plot(val, ax)

@@ -292,6 +292,7 @@ def _argmax_cpu(x: Tensor, reference: Callable[[Tensor], Tensor]) -> Tensor:
         values, index = _row_max(rows)
         suspects = not _min_abs_at_least(values, tiny)
     if suspects:
+        assert values is not None  # for mypy: suspects implies values (the rare path)
         suspect = (~(values.abs() >= tiny)).nonzero().squeeze(1)
         index[suspect] = reference(rows[suspect])
     return index if x.ndim == 2 else index.reshape(x.shape[:-1])

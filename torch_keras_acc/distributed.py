@@ -44,7 +44,7 @@ weights with ``unpadded_weights(loader).split(loader.batch_size)[batch_idx]``.
 from __future__ import annotations
 
 import warnings
-from typing import Union
+from typing import Union, cast
 
 import torch
 from torch import Tensor
@@ -61,7 +61,7 @@ def _sampler(source: SamplerSource) -> Sampler:
         return source
     # A loader built with batch_sampler= keeps a default .sampler; the one that draws is inside.
     inner = getattr(source.batch_sampler, "sampler", None)
-    return inner if isinstance(inner, DistributedSampler) else source.sampler
+    return inner if isinstance(inner, DistributedSampler) else cast(Sampler, source.sampler)  # typed Sampler | Iterable
 
 
 def padding_mask(source: SamplerSource) -> Tensor:

@@ -38,9 +38,25 @@ from torch_keras_acc.metrics import (
     SparseTopKCategoricalAccuracy,
     TopKCategoricalAccuracy,
 )
-from torch_keras_acc.resolve import resolve_accuracy
+from torch_keras_acc.resolve import Semantics, resolve_accuracy
 
 __all__ = ["AccuracyReport", "explain", "threshold_sweep"]
+
+
+def float32_repr(x: Any) -> Any:
+    """A float as the float32 value a user reads (``0.24``, not ``0.23999999463558197``).
+
+    Metric results are float32; widened to a Python float they print with
+    float64's digits. The shortest repr of the float32 is what Keras shows.
+    Other values pass through; dicts, lists and tuples are converted inside.
+    """
+    if isinstance(x, float):
+        return float(str(np.float32(x))) if np.isfinite(x) and abs(x) < 3e38 else x
+    if isinstance(x, dict):
+        return {k: float32_repr(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [float32_repr(v) for v in x]
+    return x
 
 
 @dataclass
@@ -59,7 +75,8 @@ class AccuracyReport:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The report as plain data, numbers as the float32 values a user reads (see :func:`float32_repr`)."""
+        return float32_repr(asdict(self))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
@@ -121,7 +138,7 @@ def explain(
     same_shape = tuple(yt.shape) == tuple(yp.shape)
     problem = "binary" if binary_like else ("multilabel" if same_shape and _multi_hot(yt) else "multiclass")
 
-    def resolved(semantics: str) -> dict[str, Any]:
+    def resolved(semantics: Semantics) -> dict[str, Any]:
         cls = resolve_accuracy(yt, yp, loss=loss, semantics=semantics)
         return {"metric": cls.__name__, "value": _value(_quiet(cls), yt, yp, sw)}
 

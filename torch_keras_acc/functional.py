@@ -142,7 +142,7 @@ def binary_accuracy(y_true: ArrayLike, y_pred: ArrayLike, threshold: float = 0.5
     y_true, y_pred = _inputs("binary_accuracy", y_true, y_pred, device)
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     cmp_dtype = torch.promote_types(y_pred.dtype, torch.float32)
-    t = _threshold(threshold, cmp_dtype)
+    t: Tensor | float = _threshold(threshold, cmp_dtype)
     if not is_compiling():
         t = float(t)  # eager: a host scalar
     # The bool is promoted to y_true's dtype inside ==; no N-sized copy.

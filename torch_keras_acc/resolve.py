@@ -263,7 +263,7 @@ def get(identifier: Any, **kwargs: Any) -> KerasMeanMetric:
     if isinstance(identifier, (list, tuple)):
         raise ValueError(
             f"get: returns one metric, got a {type(identifier).__name__} of {len(identifier)}; for a Keras "
-            "compile(metrics=[...]) list use torch_keras_acc.collection(...), which returns a MetricCollection"
+            "compile(metrics=[...]) list use torch_keras_acc.collection(metrics), which returns a MetricCollection"
         )
     if isinstance(identifier, dict):
         if "class_name" not in identifier:

@@ -1,0 +1,92 @@
+"""Hugging Face ``Trainer``: ``compute_metrics=`` from a Keras metric list.
+
+``transformers`` is not needed to import this module: the callable reads the
+``predictions`` and ``label_ids`` of the ``EvalPrediction`` it is given.
+
+Example:
+    >>> import numpy as np
+    >>> from torch_keras_acc.hf import compute_metrics
+    >>> fn = compute_metrics(["accuracy", "sparse_top_k_categorical_accuracy"], ignore_index=None)
+    >>> logits = np.array([[0.1, 2.0], [1.5, 0.2], [0.3, 0.9], [0.2, 0.1]], dtype=np.float32)
+    >>> fn((logits, np.array([1, 1, 0, 0])))  # Trainer(..., compute_metrics=fn) passes an EvalPrediction
+    {'accuracy': 0.5, 'sparse_top_k_categorical_accuracy': 1.0}
+
+With the default ``ignore_index=-100``, labels of -100 (padding) are left out.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from torch_keras_acc.collection import _collection
+from torch_keras_acc.explain import float32_repr
+
+__all__ = ["compute_metrics"]
+
+
+def _first(x: Any) -> Any:
+    """Models return tuples (logits, hidden states, ...) and Trainer passes them on: the first is the logits."""
+    while isinstance(x, tuple) and x:
+        x = x[0]
+    return x
+
+
+def compute_metrics(
+    metrics: Sequence[Any],
+    loss: Any = None,
+    prefix: str | None = None,
+    ignore_index: int | None = -100,
+) -> Callable[[Any], dict[str, float]]:
+    """A ``compute_metrics`` callable for ``transformers.Trainer``, built from a Keras metric list.
+
+    Args:
+        metrics: as for :func:`torch_keras_acc.collection` (``["accuracy",
+            "sparse_top_k_categorical_accuracy"]``, instances, configs, ...).
+        loss: handed to every ``"accuracy"``, as in :func:`collection`.
+        prefix: prepended to every key; ``Trainer`` itself adds ``"eval_"``.
+        ignore_index: the label of padding (PyTorch's and Hugging Face's -100),
+            given as ``ignore_index=`` to the index-label metrics built here
+            (``"accuracy"``, sparse and sparse top-k): those positions are neither
+            counted nor reported invalid. Metric *instances* in the list are used
+            as they are: construct them with ``ignore_index=-100`` yourself.
+            ``None``: every label counts.
+
+    The callable takes an ``EvalPrediction`` (or a ``(predictions, label_ids)``
+    pair) with (N, C) logits and (N,) label ids (sequence classification), or
+    (N, T, C) logits and (N, T) label ids (token classification). For the
+    latter, tokens are flattened, so every labelled token counts once, as in
+    Hugging Face's token-classification examples (Keras would average within
+    each sequence first). Logits are scored as they are: argmax and top-k do
+    not care, but a binary metric wants ``BinaryAccuracy(threshold=0.0)``.
+    Returns ``{name: float}``, keyed as Keras's ``history``, each the float32 value Keras would print.
+    """
+    sparse_kwargs = {} if ignore_index is None else {"ignore_index": ignore_index}
+    group = _collection(metrics, loss, prefix, sparse_kwargs)
+
+    def compute(eval_pred: Any) -> dict[str, float]:
+        if hasattr(eval_pred, "predictions"):
+            predictions, labels = eval_pred.predictions, eval_pred.label_ids
+        else:
+            predictions, labels = eval_pred
+        predictions, labels = _first(predictions), _first(labels)
+        if labels is None:
+            raise ValueError("compute_metrics: the EvalPrediction has no label_ids; give the eval dataset a 'labels' column")
+        preds = torch.as_tensor(np.asarray(predictions))
+        target = torch.as_tensor(np.asarray(labels))
+        if preds.ndim == 3 and target.ndim == 2 and preds.shape[:2] == target.shape:
+            preds, target = preds.reshape(-1, preds.shape[-1]), target.reshape(-1)  # token classification: each token once
+        elif preds.ndim == target.ndim + 1 and preds.shape[:-1] != target.shape:
+            raise ValueError(
+                f"compute_metrics: logits of shape {tuple(preds.shape)} do not match label_ids of shape "
+                f"{tuple(target.shape)}; expected (N, C) logits with (N,) labels or (N, T, C) logits with (N, T) labels"
+            )
+        group.reset()
+        group.update(preds, target)
+        values = {name: float32_repr(float(value)) for name, value in group.compute().items()}  # 0.24, not 0.2399999
+        group.reset()
+        return values
+
+    return compute
