@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 import torch
 from torch import Tensor
@@ -50,6 +50,8 @@ class CompatMetric(Metric):
     """
 
     _traced_updates: Tensor
+    _defaults: dict[str, Any]  # torchmetrics: list | Tensor; ours are all tensors
+    _forward_cache: Any  # torchmetrics leaves it unannotated (None)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -140,7 +142,7 @@ class CompatMetric(Metric):
         identity state into inf and let compute groups merge different metrics.
         """
         protected = INT_STATES if self._dtype_convert else (*EXACT_STATES, *INT_STATES)
-        this = super()._apply(fn, exclude_state=(*exclude_state, *protected))
+        this = cast(CompatMetric, super()._apply(fn, exclude_state=(*exclude_state, *protected)))
         device = this.device
         for key in protected:
             dtype = torch.int64 if key in INT_STATES else accumulator_dtype(device)

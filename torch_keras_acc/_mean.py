@@ -179,8 +179,6 @@ class KerasMeanMetric(CompatMetric):
     total: Tensor
     count: Tensor
     invalid: Tensor
-    kernel: Tensor
-    _traced_updates: Tensor
     _defaults: dict[str, Any]  # torchmetrics: list | Tensor; ours are all tensors
     _forward_cache: Any  # torchmetrics leaves it unannotated (None)
 

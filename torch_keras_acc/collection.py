@@ -68,7 +68,7 @@ def from_keras(obj: Any, loss: Any = None) -> KerasMeanMetric:
         return metric
     name = getattr(obj, "__name__", None)
     cls = _keras_function(name)
-    if cls is not None:
+    if cls is not None and name is not None:
         return cls(name=name)
     raise ValueError(f"collection: the Keras object {obj!r} is not an accuracy metric of {[e.name for e in registry.KERAS]}")
 

@@ -256,7 +256,7 @@ def _differences(report: AccuracyReport, loss: Any, logits: bool, threshold: flo
     if k3["metric"] != lg["metric"].replace("Legacy", "") or not _close(k3["value"], lg["value"]):
         d.append(
             f"Keras 3 resolves 'accuracy' from the shapes to {k3['metric']} ({k3['value']:.4f}); Keras <= 2.2 resolved it "
-            f"from the loss ({'none given' if loss is None else loss}) to {registry.by_name(lg['metric']).summary} ({lg['value']:.4f})"
+            f"from the loss ({'none given' if loss is None else loss}) to {getattr(registry.by_name(lg['metric']), 'summary', lg['metric'])} ({lg['value']:.4f})"
             + ("; pass loss= to see the legacy answer for your loss." if loss is None else ".")
         )
     if report.problem == "multilabel" and k3["metric"] == "CategoricalAccuracy":

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Protocol, cast
 
 import numpy as np
 import torch
@@ -55,7 +55,15 @@ __all__ = [
 _OUT = torch.float32  # Keras's floatx: per-sample values are float32
 
 
-def _float32_values(hits: Callable[..., Tensor]) -> Callable[..., Tensor]:
+class _Kernel(Protocol):
+    """A public kernel: float32 0.0/1.0 per sample; ``.hits`` is the same as bools."""
+
+    hits: Callable[..., Tensor]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Tensor: ...
+
+
+def _float32_values(hits: Callable[..., Tensor]) -> _Kernel:
     """The public kernel around ``hits``, which returns a bool per sample.
 
     Keras returns float32 0.0/1.0 (its floatx), so the public kernel does too;
@@ -68,7 +76,7 @@ def _float32_values(hits: Callable[..., Tensor]) -> Callable[..., Tensor]:
         return hits(*args, **kwargs).to(_OUT)
 
     kernel.hits = hits  # type: ignore[attr-defined]
-    return kernel
+    return cast(_Kernel, kernel)
 
 
 def _inputs(name: str, y_true: ArrayLike, y_pred: ArrayLike, device: torch.device | None) -> tuple[Tensor, Tensor]:
