@@ -283,3 +283,26 @@ def test_row_chunks_bound_every_call():
     with tka.kernel_path(chunk_elements=10):  # 2 rows of 4 per call
         out = _tf_ops._in_row_chunks(lambda r: seen.append(r.shape[0]) or r.sum(dim=1), rows)
     assert seen == [2] * 11 + [1] and torch.equal(out, rows.sum(dim=1))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="needs triton")
+@pytest.mark.parametrize("cls,kw", [(tka.SparseCategoricalAccuracy, {}), (tka.SparseTopKCategoricalAccuracy, {"k": 2})], ids=["argmax", "top2"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("label_dtype", [torch.int64, torch.float32, torch.float64, torch.uint8])
+def test_triton_fused_update_gives_the_reference_states(cls, kw, weighted, label_dtype):
+    """The fused update (one Triton launch adding into the states; here in Triton's interpreter)
+    leaves exactly the states of the reference path, and forward returns the same batch value."""
+    scores = _edge_scores(torch.float32, (48, 6), seed=7)
+    labels = _targets(48, 6, seed=8).clamp(min=0 if label_dtype == torch.uint8 else -2).to(label_dtype)
+    if label_dtype.is_floating_point:
+        labels[::7] += 0.5  # non-integral labels: a miss for argmax, truncated for top-k
+    weights = torch.randint(0, 5, (48,), generator=torch.Generator().manual_seed(9)).float() / 4 if weighted else None
+    results = {}
+    for path in ("reference", "triton"):
+        with tka.kernel_path(path) as log:
+            m = cls(**kw, on_invalid="ignore", warn_pitfalls=False)
+            m.update(scores, labels, sample_weight=weights)
+            value = m(scores, labels[:, None], sample_weight=weights)
+        results[path] = (m.total, m.count, m.invalid, value)
+    assert any(key.startswith("fused") for key in log.used), log.used
+    assert all(torch.equal(a, b) for a, b in zip(results["triton"], results["reference"]))

@@ -261,21 +261,28 @@ class KerasMeanMetric(CompatMetric):
         y_pred = to_tensor(preds, "y_pred", self.name, self.device)
         y_true = to_tensor(target, "y_true", self.name, self.device)
         spec, config = self._batch_spec(y_true, y_pred)
-        try:
-            hits = spec.hits(y_true, y_pred, device=self.device, **config)
-        except ValueError as err:
-            hints = spec.pitfalls(y_true, y_pred, config, values_too=False)
-            if not hints:
-                raise
-            raise ValueError(f"{err}. Likely cause: {' '.join(hints)}") from None
-        keep = self._keep(y_true, hits, mask)
         weight = None if sample_weight is None else to_tensor(sample_weight, "sample_weight", self.name, self.device)
-        weight = apply_mask(self.name, weight, keep)
-        total, count = weighted_sums(self.name, hits, weight, integer=not self.dtype_config.is_floating_point)
+        sums = None
+        if spec.fused is not None and mask is None and self.ignore_index is None and self.dtype_config.is_floating_point:
+            sums = spec.fused(y_true, y_pred, config, weight)  # one launch, or None: this batch takes the hits path
+        keep = None
+        if sums is None:
+            try:
+                hits = spec.hits(y_true, y_pred, device=self.device, **config)
+            except ValueError as err:
+                hints = spec.pitfalls(y_true, y_pred, config, values_too=False)
+                if not hints:
+                    raise
+                raise ValueError(f"{err}. Likely cause: {' '.join(hints)}") from None
+            keep = self._keep(y_true, hits, mask)
+            weight = apply_mask(self.name, weight, keep)
+            sums = weighted_sums(self.name, hits, weight, integer=not self.dtype_config.is_floating_point)
+            if keep is not None:
+                keep = torch.broadcast_to(keep, hits.shape).reshape(y_true.shape)
+        total, count = sums
         invalid = None
         if spec.invalid_labels is not None:
-            kept = None if keep is None else torch.broadcast_to(keep, hits.shape).reshape(y_true.shape)
-            invalid = spec.invalid_labels(y_true, y_pred, config, kept)
+            invalid = spec.invalid_labels(y_true, y_pred, config, keep)
         if self.warn_pitfalls and not self._pitfalls_checked and not is_compiling():  # value checks read the host
             self._warn_pitfalls(spec, config, y_true, y_pred)
         # In place: no module __setattr__ per step (torchmetrics' reset() installs fresh tensors).

@@ -110,6 +110,13 @@ def tuned(name: str, default: int) -> int:
     return default if value is None else value
 
 
+def record(primitive: str, path: str) -> None:
+    """Log that ``primitive`` ran on ``path`` (for work done outside a table: a fused update)."""
+    log = _ACTIVE.get()
+    if log is not None:
+        log.record(primitive, path)
+
+
 def allows(path: str) -> bool:
     """Whether ``path`` may run now: no block forces another one. For shortcuts that live
     inside a kernel rather than in a table (the CPU's min/max label check)."""

@@ -47,6 +47,9 @@ class KernelSpec:
             integers in ``[0, C)`` among those ``keep`` marks (None: all), or None when
             this kernel takes no class indices to validate.
         omit_default: config keys Keras writes into ``get_config()`` only when not at their default.
+        fused: ``(y_true, y_pred, config, weight) -> (total, count)`` of the whole batch in one
+            fused launch, or None when this batch cannot take it (then ``hits`` runs); the
+            same sums as ``hits`` under Keras's weighted mean, bit for bit.
     """
 
     name: str
@@ -58,6 +61,7 @@ class KernelSpec:
     value_rules: tuple[Rule, ...] = ()
     invalid_labels: Callable[[Tensor, Tensor, Mapping[str, Any], "Tensor | None"], "Tensor | int"] | None = None
     omit_default: tuple[str, ...] = ()
+    fused: Callable[[Tensor, Tensor, Mapping[str, Any], "Tensor | None"], "tuple[Tensor, Tensor | float] | None"] | None = None
 
     def check_config(self, metric: str, values: Mapping[str, Any]) -> dict[str, Any]:
         """The config with each value checked (and normalized), or a TypeError/ValueError naming ``metric``."""
