@@ -19,7 +19,7 @@ import torch_keras_acc as tka
 FIXTURES = Path(__file__).parent / "fixtures"
 
 # The generator imports TensorFlow; it is run by hand, never collected.
-collect_ignore = ["fixtures/generate.py", "fixtures/gen_accuracy_string.py", "fixtures/gen_examples.py"]
+collect_ignore = ["fixtures/generate.py", "fixtures/gen_accuracy_string.py", "fixtures/gen_examples.py", "fixtures/fuzz.py"]
 
 # Keras's function name -> our class, for the six metrics.
 CLASSES = {
@@ -36,6 +36,7 @@ TORCH_DTYPES = {
     "bfloat16": torch.bfloat16,
     "float32": torch.float32,
     "float64": torch.float64,
+    "int8": torch.int8,
     "int32": torch.int32,
     "int64": torch.int64,
     "uint8": torch.uint8,
@@ -58,11 +59,16 @@ def case_params(selected: list[dict]) -> list:
 
 
 def to_torch(spec: dict | None, kind: str = "tensor") -> Any:
-    """Decode a fixture input as a torch tensor (or as NumPy / the raw list)."""
+    """Decode a fixture input as a torch tensor (or as NumPy / the raw list).
+
+    An input stored ``"as": "numpy"`` (the fuzzer's) is always a NumPy array,
+    0-d and ``ml_dtypes.bfloat16`` included."""
     if spec is None:
         return None
     if spec["as"] == "list":
         return spec["data"]
+    if spec["as"] == "numpy":
+        return _numpy(spec)
     dtype = TORCH_DTYPES[spec["dtype"]]
     if dtype.is_floating_point:
         t = torch.tensor(spec["data"], dtype=torch.float64).to(dtype)
@@ -72,6 +78,16 @@ def to_torch(spec: dict | None, kind: str = "tensor") -> Any:
     if kind == "numpy" and dtype != torch.bfloat16:
         return t.numpy()
     return t
+
+
+def _numpy(spec: dict) -> np.ndarray:
+    if spec["dtype"] == "bfloat16":
+        ml_dtypes = pytest.importorskip("ml_dtypes")  # NumPy's bfloat16 (what TensorFlow and JAX hold)
+        np_dtype: Any = ml_dtypes.bfloat16
+    else:
+        np_dtype = np.dtype(spec["dtype"])
+    integral = spec["dtype"] == "bool" or "int" in spec["dtype"]
+    return np.asarray(spec["data"], dtype=None if integral else np.float64).reshape(spec["shape"]).astype(np_dtype)
 
 
 def expected_for(case: dict) -> dict:
