@@ -110,7 +110,7 @@ def test_torchmetrics_spelling(case):
 @pytest.mark.parametrize("ev", [pytest.param(e, id=e["id"]) for e in EVALUATE])
 def test_evaluate(ev):
     """KerasAccuracy fed model.evaluate's batches gives what the compiled model reported."""
-    want = ev["keras3"]
+    want = expected_for(ev)
     yt, yp = to_torch(ev["y_true"]), to_torch(ev["y_pred"])
     m = tka.KerasAccuracy()
     bs = ev["batch_size"]
