@@ -19,7 +19,10 @@ import torch_keras_acc as tka
 FIXTURES = Path(__file__).parent / "fixtures"
 
 # The generator imports TensorFlow; it is run by hand, never collected.
-collect_ignore = ["fixtures/generate.py", "fixtures/gen_accuracy_string.py", "fixtures/gen_examples.py", "fixtures/gen_masks.py", "fixtures/gen_collection.py"]
+collect_ignore = [
+    "fixtures/generate.py", "fixtures/gen_accuracy_string.py", "fixtures/gen_examples.py", "fixtures/gen_masks.py",
+    "fixtures/gen_collection.py", "fixtures/fuzz.py",
+]
 
 # Keras's function name -> our class, for the six metrics (from the one registry).
 CLASSES = {entry.name: entry.cls for entry in tka.registry.KERAS}
@@ -29,6 +32,7 @@ TORCH_DTYPES = {
     "bfloat16": torch.bfloat16,
     "float32": torch.float32,
     "float64": torch.float64,
+    "int8": torch.int8,
     "int32": torch.int32,
     "int64": torch.int64,
     "uint8": torch.uint8,
@@ -61,20 +65,27 @@ def to_torch(spec: dict | None, kind: str = "tensor") -> Any:
         return None
     if spec["as"] == "list":
         return spec["data"]
+    if spec["as"] == "numpy":
+        return _numpy(spec)
     dtype = TORCH_DTYPES[spec["dtype"]]
     if dtype.is_floating_point:
         t = torch.tensor(spec["data"], dtype=torch.float64).to(dtype)
     else:
         t = torch.tensor(spec["data"], dtype=dtype)
     t = t.reshape(spec["shape"])
-    if spec["as"] == "numpy":
-        if dtype == torch.bfloat16:
-            ml_dtypes = pytest.importorskip("ml_dtypes")  # what TensorFlow and JAX users hold
-            return t.float().numpy().astype(ml_dtypes.bfloat16)
-        return t.numpy()
     if kind == "numpy" and dtype != torch.bfloat16:
         return t.numpy()
     return t
+
+
+def _numpy(spec: dict) -> np.ndarray:
+    if spec["dtype"] == "bfloat16":
+        ml_dtypes = pytest.importorskip("ml_dtypes")  # NumPy's bfloat16 (what TensorFlow and JAX hold)
+        np_dtype: Any = ml_dtypes.bfloat16
+    else:
+        np_dtype = np.dtype(spec["dtype"])
+    integral = spec["dtype"] == "bool" or "int" in spec["dtype"]
+    return np.asarray(spec["data"], dtype=None if integral else np.float64).reshape(spec["shape"]).astype(np_dtype)
 
 
 def expected_for(case: dict) -> dict:
