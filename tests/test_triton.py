@@ -166,7 +166,7 @@ def test_triton_sparse_argmax_hits(score_dtype, label_dtype):
     c = 7
     x = _edge_scores(score_dtype, (40, c), seed=5)
     labels = _labels(40, c, label_dtype)
-    want = F._compare_labels("sparse_categorical_accuracy", labels, _argmax_last_reference(x))
+    want = F._compare_labels("sparse_categorical_accuracy", labels, _argmax_last_reference(x), torch.float64)
     _same(T.sparse_argmax_hits(*_dev(x, labels)), want)
 
 
@@ -176,7 +176,7 @@ def test_triton_sparse_argmax_count(label_dtype, weighted, small_blocks):
     c = 5
     x = _edge_scores(torch.float32, (9, c), seed=6)
     labels = _labels(9, c, label_dtype, seed=2)
-    hits = F._compare_labels("sparse_categorical_accuracy", labels, _argmax_last_reference(x))
+    hits = F._compare_labels("sparse_categorical_accuracy", labels, _argmax_last_reference(x), torch.float64)
     states = _states(weighted)
     invalid = torch.zeros((), dtype=torch.int64, device=DEVICE)
     w = _weights(9) if weighted else None
@@ -196,7 +196,7 @@ def test_triton_counts_into_float64_states_and_without_optional_ones():
     labels = _targets(30, 4)
     total = torch.zeros((), dtype=torch.float64, device=DEVICE)
     T.sparse_argmax_count(*_dev(x, labels), total)  # the metric's own float64 `total` state
-    want = F._compare_labels("s", labels, _argmax_last_reference(x)).sum().double()
+    want = F._compare_labels("s", labels, _argmax_last_reference(x), torch.float64).sum().double()
     _same(total, want)
 
 
@@ -420,7 +420,10 @@ def _fixture_inputs(metric: str, kwargs: dict, y_true: torch.Tensor, y_pred: tor
     if metric in ("sparse_categorical_accuracy", "sparse_top_k_categorical_accuracy"):
         if y_pred.ndim < 2 or c == 0 or y_true.numel() != rows or kwargs.get("from_sorted_ids"):
             return None
-        return (*key, c), y_true.reshape(rows), y_pred.reshape(rows, c)
+        labels = y_true.reshape(rows)
+        if metric == "sparse_categorical_accuracy":  # Keras's label cast is the caller's (as in the fused update)
+            labels = F._class_ids(labels, y_pred.dtype)
+        return (*key, c), labels, y_pred.reshape(rows, c)
     if metric in ("categorical_accuracy", "top_k_categorical_accuracy"):
         if y_pred.ndim < 2 or y_true.ndim != y_pred.ndim or y_true.shape[:-1] != y_pred.shape[:-1] or c == 0:
             return None
@@ -484,7 +487,7 @@ def _property(dtype, b, c, k, seed):
     labels = _targets(b, c, seed=seed + 1)
     for keras3 in (True, False):
         _same(T.argmax(*_dev(x), keras3_zero_rule=keras3), REFERENCE_ARGMAX[keras3](x))
-    hits = F._compare_labels("s", labels, _argmax_last_reference(x))
+    hits = F._compare_labels("s", labels, _argmax_last_reference(x), torch.float64)
     _same(T.sparse_argmax_hits(*_dev(x, labels)), hits)
     total, invalid = torch.zeros((), dtype=torch.int64, device=DEVICE), torch.zeros((), dtype=torch.int64, device=DEVICE)
     T.sparse_argmax_count(*_dev(x, labels), total, invalid)

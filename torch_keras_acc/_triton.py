@@ -8,7 +8,7 @@ the definition of the semantics:
 wrapper                reference
 =====================  ==============================================================
 ``argmax``             ``_tf_ops._argmax_last_reference`` / ``_tf_argmax_reference``
-``sparse_argmax_hits`` ``functional._compare_labels(name, labels, argmax_last(scores))``
+``sparse_argmax_hits`` ``functional._compare_labels(name, labels, argmax_last(scores), torch.float64)`` (exact: callers apply Keras's label cast first)
 ``onehot_argmax_hits`` ``functional.categorical_accuracy.hits`` on 2-D inputs
 ``in_top_k``           ``_tf_ops._in_top_k_reference`` (float targets: of ``_label_index``)
 ``binary_hits``        ``functional.binary_accuracy.hits`` on same-shape inputs
