@@ -277,7 +277,7 @@ class KerasMeanMetric(CompatMetric):
             keep = self._keep(y_true, hits, mask)
             weight = apply_mask(self.name, weight, keep)
             sums = weighted_sums(self.name, hits, weight, integer=not self.dtype_config.is_floating_point)
-            if keep is not None:
+            if keep is not None and spec.invalid_labels is not None:  # class-id kernels: one hit per label
                 keep = torch.broadcast_to(keep, hits.shape).reshape(y_true.shape)
         total, count = sums
         invalid = None

@@ -181,6 +181,8 @@ def _class_ids(labels: Tensor, scores_dtype: torch.dtype) -> Tensor:
     integral = labels == labels.trunc()  # False for NaN; inf never matches an index anyway
     if scores_dtype.is_floating_point:
         cast = flush_subnormal(labels.to(scores_dtype)).to(torch.float64)
+    elif scores_dtype == torch.bool:
+        cast = (labels != 0).to(torch.float64)  # to bool: any non-zero label is True, class 1
     else:
         cast = labels.trunc().to(torch.float64)  # TensorFlow's float -> int cast truncates
     return torch.where(integral, labels.to(torch.float64), cast)
@@ -259,6 +261,13 @@ def sparse_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device:
 def _top_k(name: str, labels: Tensor, y_pred: Tensor, k: int) -> Tensor:
     """Shared tail of both top-k functions: flatten to (B, C), ``in_top_k``, restore shape."""
     _check_batch(name, labels, y_pred)  # C = 0 is allowed: every target is out of range, a miss (as in Keras)
+    if y_pred.ndim > 2 and y_pred.shape[-1] == 0 and labels.numel() != math.prod(d for d in y_pred.shape[:-1] if d):
+        # Keras reshapes such scores to (-1, 0); TensorFlow infers -1 from the non-zero axes only,
+        # so (0, 1, 0) becomes one row (1, 0), which no longer matches the labels.
+        raise ValueError(
+            f"{name}: y_pred of shape {tuple(y_pred.shape)} has no classes and more than two axes; Keras flattens it "
+            f"to rows that do not match y_true of shape {tuple(labels.shape)} (TensorFlow rejects it too)"
+        )
     shape = labels.shape
     hits = in_top_k(labels.reshape(-1), y_pred.reshape(labels.numel(), y_pred.shape[-1]), k)
     return hits.reshape(shape)
@@ -389,8 +398,10 @@ def _fused_sparse(kernel: str) -> Callable[[Tensor, Tensor, Any, Tensor | None],
     Labels get Keras's cast first (``_class_ids``), so the kernel compares them exactly."""
 
     def fused(y_true: Tensor, y_pred: Tensor, config: Any, weight: Tensor | None) -> tuple[Tensor, Tensor | float] | None:
+        if config.get("from_sorted_ids") or not fused_path(y_pred):  # (N, C) float scores on the triton path only
+            return None
         n = y_pred.shape[0]
-        if config.get("from_sorted_ids") or not fused_path(y_pred) or y_true.numel() != n or y_true.ndim > 2:
+        if y_true.numel() != n or y_true.ndim > 2:
             return None
         if weight is not None and (weight.ndim == 0 or weight.numel() != n or weight.ndim > 2):
             return None  # a scalar weighs the whole batch; other shapes reduce differently
