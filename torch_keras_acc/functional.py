@@ -263,11 +263,11 @@ def sparse_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device:
 def _top_k(name: str, labels: Tensor, y_pred: Tensor, k: int) -> Tensor:
     """Shared tail of both top-k functions: flatten to (B, C), ``in_top_k``, restore shape."""
     _check_batch(name, labels, y_pred)  # C = 0 is allowed: every target is out of range, a miss (as in Keras)
-    if y_pred.ndim > 2 and y_pred.numel() == 0 and labels.numel() != math.prod(d for d in y_pred.shape if d) // max(y_pred.shape[-1], 1):
-        # Keras reshapes the scores to (-1, C); on an empty tensor TensorFlow infers -1 from the
-        # non-zero axes only, so (0, 3, 2) becomes (3, 2) and (0, 1, 0) becomes (1, 0): rows the labels lack.
+    if y_pred.ndim > 2 and y_pred.shape[-1] == 0 and labels.numel() != math.prod(d for d in y_pred.shape[:-1] if d):
+        # Keras reshapes such scores to (-1, 0), and TensorFlow infers -1 from the non-zero axes
+        # only: (2, 3, 0) becomes (6, 0), but (0, 1, 0) becomes (1, 0), a row the labels lack.
         raise ValueError(
-            f"{name}: y_pred of shape {tuple(y_pred.shape)} is empty and has more than two axes; Keras flattens it "
+            f"{name}: y_pred of shape {tuple(y_pred.shape)} has no classes and more than two axes; Keras flattens it "
             f"to rows that do not match y_true of shape {tuple(labels.shape)} (TensorFlow rejects it too)"
         )
     shape = labels.shape
