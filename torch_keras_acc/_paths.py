@@ -110,6 +110,12 @@ def tuned(name: str, default: int) -> int:
     return default if value is None else value
 
 
+def forced() -> str | None:
+    """The path a :func:`kernel_path` block forces now, or None."""
+    log = _ACTIVE.get()
+    return log.forced if log is not None else None
+
+
 def record(primitive: str, path: str) -> None:
     """Log that ``primitive`` ran on ``path`` (for work done outside a table: a fused update)."""
     log = _ACTIVE.get()

@@ -184,10 +184,9 @@ def _triton_run(name: str) -> Callable[..., Tensor]:
 def fused_path(scores: Tensor) -> bool:
     """Whether a whole update on these (N, C) scores may run as one fused Triton launch:
     the ``triton`` path is in force for them (forced, or CUDA's opt-in default)."""
-    if not (scores.is_floating_point() and scores.ndim == 2 and scores.shape[1] > 0):
-        return False
-    log = _paths._ACTIVE.get()
-    forced = log.forced if log is not None else None
+    if _is_compiling() or not (scores.is_floating_point() and scores.ndim == 2 and scores.shape[1] > 0):
+        return False  # traced: the reference, which inductor fuses
+    forced = _paths.forced()
     if forced not in (None, "triton"):
         return False
     return _opt_in("triton")(scores, forced == "triton")
