@@ -24,7 +24,8 @@ from torchmetrics import MetricCollection
 
 from torch_keras_acc import registry
 from torch_keras_acc._mean import KerasMeanMetric
-from torch_keras_acc.resolve import KerasAccuracy, get
+from torch_keras_acc.registry import get
+from torch_keras_acc.resolve import KerasAccuracy
 
 __all__ = ["collection", "from_keras"]
 
