@@ -31,14 +31,16 @@ INT_STATES = ("kernel", "invalid")
 EXACT_STATES = ("total", "count")
 
 
-def add_to(state: Tensor, value: Tensor | float) -> None:
-    """``state += value`` in place, for a 0-d state.
+def add_to(*pairs: tuple[Tensor, Tensor | float]) -> None:
+    """``state += value`` in place for each ``(state, value)`` pair of 0-d states.
 
     Traced by torch.compile, through a one-element view: inductor on the CPU
     (torch 2.13) silently drops in-place updates of a 0-d float64 tensor that
     is a graph input, and a view of it is updated correctly.
     """
-    (state.view(1) if is_compiling() else state).add_(value)
+    traced = is_compiling()
+    for state, value in pairs:
+        (state.view(1) if traced else state).add_(value)
 
 
 class CompatMetric(Metric):

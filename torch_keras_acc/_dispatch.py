@@ -110,9 +110,10 @@ def kernel_path(
         _ACTIVE.reset(token)
 
 
-def _tuned(name: str, default: int) -> int:
-    """The size ``name`` in force: the block's override, else ``default`` (always, while traced)."""
-    log = None if is_compiling() else _ACTIVE.get()
+def _tuned(name: str, default: int, eager: bool = False) -> int:
+    """The size ``name`` in force: the block's override, else ``default`` (always, while traced;
+    ``eager``: the caller runs only eagerly, so that needs no check)."""
+    log = _ACTIVE.get() if eager or not is_compiling() else None
     value = getattr(log, name) if log is not None else None
     return default if value is None else value
 
@@ -231,7 +232,7 @@ def _argmax_table(zero_rule: bool) -> PathTable:
         return _on_rows(lambda rows: _reference.in_row_chunks(reference, rows, chunk))(x)
 
     def cpu(x: Tensor) -> Tensor:
-        sizes = _tuned("small_elements", _cpu_fast.SMALL_ELEMENTS), _tuned("chunk_elements", _cpu_fast.CHUNK_ELEMENTS)
+        sizes = _tuned("small_elements", _cpu_fast.SMALL_ELEMENTS, True), _tuned("chunk_elements", _cpu_fast.CHUNK_ELEMENTS, True)
         return _cpu_fast.argmax_cpu(x, reference, *sizes)
 
     def float_input(applies: Callable[[Tensor, bool], bool]) -> Callable[[Tensor, bool], bool]:
@@ -266,7 +267,7 @@ _IN_TOP_K = PathTable(
         Row(
             "cpu_fast",
             lambda p, forced: _eager_cpu(p) and _cpu_fast.in_top_k_applies(p),
-            lambda p, t, k: _cpu_fast.in_top_k_cpu(t, p, k, _tuned("chunk_elements", _cpu_fast.CHUNK_ELEMENTS)),
+            lambda p, t, k: _cpu_fast.in_top_k_cpu(t, p, k, _tuned("chunk_elements", _cpu_fast.CHUNK_ELEMENTS, True)),
         ),
         Row("triton", _has_classes(_opt_in("triton")), lambda p, t, k: _triton("in_top_k")(t, p, k)),
         Row("compiled", _has_classes(_opt_in("compiled")), lambda p, t, k, run=_compiled(_reference.in_top_k_whole): run(t, p, k)),
@@ -310,8 +311,7 @@ def in_top_k(targets: Tensor, predictions: Tensor, k: int) -> Tensor:
 def invalid_count(labels: Tensor, num_classes: int, keep: Tensor | None = None) -> Tensor | int:
     """How many labels ``keep`` marks (None: all) are not integers in ``[0, num_classes)``;
     the int 0 when the CPU row proves every label valid (the metric then skips its state update)."""
-    forced = _forced()
-    if _eager_cpu(labels) and not is_compiling() and forced in (None, "cpu_fast"):
+    if not is_compiling() and _eager_cpu(labels) and _forced() in (None, "cpu_fast"):
         return _cpu_fast.invalid_count_cpu(labels, num_classes, keep)
     return _reference.invalid_count_reference(labels, num_classes, keep)
 

@@ -147,10 +147,7 @@ class KerasMeanMetric(CompatMetric):
             self._pitfalls_checked = True  # value rules read the first batch only: one host sync per metric
             P.warn_pitfalls(f"{self.name} ({type(self).__name__})", spec, config, y_true, y_pred)
         # In place: no module __setattr__ per step (torchmetrics' reset() installs fresh tensors).
-        add_to(self.total, sums[0])
-        add_to(self.count, sums[1])
-        if isinstance(invalid, Tensor):  # an int is 0: nothing to add
-            add_to(self.invalid, invalid)
+        add_to((self.total, sums[0]), (self.count, sums[1]), *([(self.invalid, invalid)] if isinstance(invalid, Tensor) else []))
         self._accepted(spec, y_true, y_pred)
         return sums
 
