@@ -223,7 +223,7 @@ def test_a_failing_optional_path_falls_back_to_the_reference_once(monkeypatch):
         raise RuntimeError("no triton")
 
     monkeypatch.setattr(torch, "compile", broken_compile)  # a public torch name: no compiler here
-    table = _dispatch._argmax_table(True)  # a fresh table: the shared ones keep their state
+    table = _dispatch.argmax_table(True)  # a fresh table: the shared ones keep their state
     x = _edge_scores(torch.float32, (50, 4))
     with tka.kernel_path("compiled") as log, pytest.warns(RuntimeWarning, match="no triton"):
         assert torch.equal(table(x), _reference.argmax_last_reference(x))

@@ -221,7 +221,8 @@ def _on_rows(fn: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
     return lambda x: fn(x.reshape(-1, x.shape[-1])).reshape(x.shape[:-1])
 
 
-def _argmax_table(zero_rule: bool) -> PathTable:
+def argmax_table(zero_rule: bool) -> PathTable:
+    """A new argmax table (``zero_rule``: Keras 3's ``-0.0`` rule); the package shares one of each."""
     reference = _reference.argmax_last_reference if zero_rule else _reference.tf_argmax_reference
 
     def plain(x: Tensor) -> Tensor:
@@ -260,7 +261,7 @@ def _has_classes(applies: Callable[[Tensor, bool], bool]) -> Callable[[Tensor, b
 
 
 # Tables dispatch on their first argument: for top-k, the scores.
-_ARGMAX = {True: _argmax_table(True), False: _argmax_table(False)}
+_ARGMAX = {True: argmax_table(True), False: argmax_table(False)}
 _IN_TOP_K = PathTable(
     "in_top_k",
     [
@@ -321,15 +322,18 @@ Sums = tuple[Tensor, "Tensor | float"]
 
 
 def fused_sums(
-    spec: KernelSpec, y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any], weight: Tensor | None, *, plain: bool
+    spec: KernelSpec, y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any], weight: Tensor | None,
+    *, mask: object = None, ignore_index: int | None = None, integer: bool = False,
 ) -> Sums | None:
     """A whole batch's ``(total, count)`` from one fused launch, or None: take the per-sample path.
 
-    ``plain``: the metric adds nothing of its own to this batch (no ``mask=``, no ``ignore_index``,
-    a float result dtype), so Keras's weighted mean is the kernel's sums. The fused kernels take
-    (N,) or (N, 1) labels with (N, C) float scores and no or per-sample weights.
+    The fused kernels take (N,) or (N, 1) labels with (N, C) float scores and no or per-sample
+    weights, where the metric adds nothing of its own (no ``mask``, no ``ignore_index``, not an
+    ``integer`` result dtype, whose weights Keras truncates).
     """
-    if spec.fused is None or not plain or is_compiling() or config.get("from_sorted_ids"):
+    if spec.fused is None or mask is not None or ignore_index is not None or integer or config.get("from_sorted_ids"):
+        return None
+    if is_compiling():
         return None
     if not (y_pred.is_floating_point() and y_pred.ndim == 2 and y_pred.shape[1] > 0):
         return None

@@ -132,7 +132,7 @@ class KerasMeanMetric(CompatMetric):
         weight = None if sample_weight is None else to_tensor(sample_weight, "sample_weight", self.name, self.device)
         integer = not self.dtype_config.is_floating_point
         keep = None
-        sums = fused_sums(spec, y_true, y_pred, config, weight, plain=mask is None and self.ignore_index is None and not integer)
+        sums = fused_sums(spec, y_true, y_pred, config, weight, mask=mask, ignore_index=self.ignore_index, integer=integer)
         if sums is None:
             try:
                 hits = spec.hits(y_true, y_pred, device=self.device, **config)
