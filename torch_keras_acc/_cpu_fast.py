@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from torch_keras_acc._reference import invalid_count_reference
-from torch_keras_acc._tf_rules import WIDE_TINY, target_score, valid_targets
+from torch_keras_acc._tf_rules import WIDE_TINY, compare_dtype, target_score, valid_targets
 
 # Elements per chunk: 1 MiB of float32, so a chunk and its temporaries stay in L2 while
 # the scores stream from memory once.
@@ -108,7 +108,7 @@ def in_top_k_cpu(targets: Tensor, predictions: Tensor, k: int, chunk_elements: i
     """
     b, c = predictions.shape
     valid, safe = valid_targets(targets, c)
-    wide = torch.promote_types(predictions.dtype, torch.float32)
+    wide = compare_dtype(predictions.dtype)
     step = max(1, chunk_elements // c)
     rows = min(step, b)
     widened = torch.empty(rows, c, dtype=wide) if predictions.dtype != wide else None

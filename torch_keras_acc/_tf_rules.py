@@ -36,12 +36,18 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-# Per float dtype: the dtype argmax compares in (the wider of float32 and it), and that dtype's
-# smallest normal number (cached: finfo costs microseconds per call on the hot path).
+
+def compare_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype Keras compares scores of ``dtype`` in: the wider of float32 and ``dtype``
+    (Keras casts 16-bit floats up to its floatx, float32)."""
+    return torch.promote_types(dtype, torch.float32)
+
+
+# Per float dtype: the dtype argmax compares in, and that dtype's smallest normal number
+# (cached: finfo costs microseconds per call on the hot path).
 WIDE_TINY = {
-    dtype: (wide, torch.finfo(wide).tiny)
+    dtype: (compare_dtype(dtype), torch.finfo(compare_dtype(dtype)).tiny)
     for dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-    for wide in [torch.promote_types(dtype, torch.float32)]
 }
 
 
@@ -70,7 +76,7 @@ def flush_limit(dtype: torch.dtype) -> float | None:
     (float16, integers, bool)."""
     if not dtype.is_floating_point:
         return None
-    limit = torch.finfo(torch.promote_types(dtype, torch.float32)).tiny
+    limit = torch.finfo(compare_dtype(dtype)).tiny
     return limit if torch.finfo(dtype).tiny == limit else None
 
 
@@ -117,7 +123,7 @@ def argmax_operand(x: Tensor, zero_rule: bool) -> Tensor:
     if not x.is_floating_point():
         return x
     if zero_rule:
-        x = x.to(torch.promote_types(x.dtype, torch.float32))
+        x = x.to(compare_dtype(x.dtype))
         lim = torch.finfo(x.dtype).tiny
         # Flushed, a negative subnormal is a -0.0: both become -tiny, below +0.0.
         x = torch.where((x.abs() < lim) & torch.signbit(x), torch.full_like(x, -lim), x)

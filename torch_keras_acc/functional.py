@@ -40,7 +40,7 @@ from torch_keras_acc._compat import is_compiling
 from torch_keras_acc._convert import ArrayLike, to_tensor
 from torch_keras_acc._dispatch import argmax_last, in_top_k, invalid_count
 from torch_keras_acc._spec import KernelSpec
-from torch_keras_acc._tf_rules import class_ids, flush_subnormal, label_index, squeeze_or_expand_to_same_rank, threshold_operand
+from torch_keras_acc._tf_rules import class_ids, compare_dtype, flush_subnormal, label_index, squeeze_or_expand_to_same_rank, threshold_operand
 
 __all__ = [
     "SPECS",
@@ -150,7 +150,7 @@ def binary_accuracy(y_true: ArrayLike, y_pred: ArrayLike, threshold: float = 0.5
     """
     y_true, y_pred = _inputs("binary_accuracy", y_true, y_pred, device)
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
-    cmp_dtype = torch.promote_types(y_pred.dtype, torch.float32)
+    cmp_dtype = compare_dtype(y_pred.dtype)
     t: Tensor | float = threshold_operand(threshold, cmp_dtype)
     if not is_compiling():
         t = float(t)  # eager: a host scalar
