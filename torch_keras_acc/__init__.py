@@ -29,6 +29,7 @@ from torch_keras_acc.resolve import KerasAccuracy, get, loss_kind, resolve_accur
 from torch_keras_acc import registry  # noqa: E402  (after resolve: it lists KerasAccuracy)
 from torch_keras_acc.explain import AccuracyReport, explain, threshold_sweep  # noqa: E402
 from torch_keras_acc.collection import collection  # noqa: E402
+from torch_keras_acc.wrapper import MeanMetricWrapper  # noqa: E402
 from torch_keras_acc import hf  # noqa: E402
 
 # The one place the version is written: pyproject.toml reads it (dynamic = ["version"]).
@@ -45,6 +46,7 @@ __all__ = [
     "LegacyBinaryAccuracy",
     "LegacyCategoricalAccuracy",
     "LegacySparseCategoricalAccuracy",
+    "MeanMetricWrapper",
     "SparseCategoricalAccuracy",
     "SparseTopKCategoricalAccuracy",
     "TopKCategoricalAccuracy",
