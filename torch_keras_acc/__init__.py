@@ -30,6 +30,7 @@ from torch_keras_acc import registry  # noqa: E402  (after resolve: it lists Ker
 from torch_keras_acc.explain import AccuracyReport, explain, threshold_sweep  # noqa: E402
 from torch_keras_acc.collection import collection  # noqa: E402
 from torch_keras_acc.wrapper import MeanMetricWrapper  # noqa: E402
+from torch_keras_acc.keras_model import from_keras_model  # noqa: E402
 from torch_keras_acc import hf  # noqa: E402
 
 # The one place the version is written: pyproject.toml reads it (dynamic = ["version"]).
@@ -53,6 +54,7 @@ __all__ = [
     "__version__",
     "collection",
     "distributed",
+    "from_keras_model",
     "functional",
     "get",
     "hf",
