@@ -80,7 +80,7 @@ class MeanMetricWrapper(KerasMeanMetric):
             It receives tensors on the metric's device; a bool result is counted exactly.
         name: Keras's default is ``"mean_metric_wrapper"`` (``collection([fn])`` and
             Keras's ``compile`` name it ``fn.__name__``).
-        dtype: the result dtype (float32 by default; an integer dtype truncates as Keras does).
+        dtype: the result dtype, a float dtype (float32 by default).
         **fn_kwargs: passed to ``fn`` on every call and kept in ``get_config()``, as in
             Keras. The keyword-only options of every metric (``on_invalid``,
             ``warn_pitfalls``, ``ignore_index``) and torchmetrics' own (``sync_on_compute``,
@@ -121,6 +121,10 @@ class MeanMetricWrapper(KerasMeanMetric):
         super().__init__(
             DEFAULT_NAME if name is None else name, dtype, fn_kwargs, identity=_fn_identity(fn), **metric_kwargs
         )
+        if not self.dtype_config.is_floating_point:
+            # Keras casts each value to the integer dtype (truncating) and takes integer means;
+            # 0/1 accuracy values survive that, arbitrary values do not: refuse, never a wrong number.
+            raise ValueError(f"{self.name} (MeanMetricWrapper): dtype {dtype!r} is an integer dtype; use a float dtype such as 'float32'")
         self.fn = fn
 
     def _batch_spec(self, y_true: Tensor, y_pred: Tensor) -> tuple[KernelSpec, Mapping[str, Any]]:
