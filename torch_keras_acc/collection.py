@@ -159,8 +159,8 @@ def collection(
             named like an entry of ``metrics`` is keyed ``weighted_<name>``, as in Keras.
         loss: the model's loss, handed to every ``"accuracy"`` (it matters for
             ``semantics="legacy"`` and feeds :class:`KerasAccuracy`'s warning).
-            (``collection(metrics, loss)``, the signature before ``weighted_metrics``,
-            still works: a second argument that is not a list is the loss.)
+            (``collection(metrics, loss, prefix)``, the signature before ``weighted_metrics``,
+            still works positionally: a second argument that is not a list is the loss.)
         prefix: prepended to every key, e.g. ``"val_"`` for Keras's validation names.
 
     Instances in the lists are used as they are (not copied). Ready for
@@ -185,9 +185,10 @@ def collection(
                 "collection: weighted_metrics must be a list, as in model.compile(weighted_metrics=[...]); Keras's "
                 "per-output dict is not supported: make one collection per output"
             )
-        if loss is not None:
-            raise TypeError(f"collection: weighted_metrics must be a list, got {type(weighted_metrics).__name__} (and loss= is given too)")
-        loss, weighted_metrics = weighted_metrics, None  # collection(metrics, loss): the old positional loss
+        if prefix is not None or not (loss is None or isinstance(loss, str)):
+            raise TypeError(f"collection: weighted_metrics must be a list, got {type(weighted_metrics).__name__}")
+        # collection(metrics, loss[, prefix]): the signature before weighted_metrics, positionally
+        loss, prefix, weighted_metrics = weighted_metrics, loss, None
     return _collection(metrics, loss, prefix, {}, weighted_metrics)
 
 
