@@ -136,3 +136,19 @@ def test_bad_batches_are_refused_and_leave_the_state():
     with pytest.raises(TypeError, match="broken: the wrapped function .* returned None"):
         none.update([[1.0]], [[0.0]])
     assert float(m.compute()) == before
+
+
+def test_sync_sums_the_states_of_every_rank():
+    # One process standing for two ranks: the "other rank" holds the second half of the data.
+    y_true, y_pred, w = torch.tensor([[0.0, 1.0], [1.0, 1.0], [2.0, 0.0]]), torch.zeros(3, 2), torch.tensor([1.0, 2.0, 0.5])
+    mine, other, whole = (tka.MeanMetricWrapper(mse) for _ in range(3))
+    mine.update(y_pred[:1], y_true[:1], sample_weight=w[:1])
+    other.update(y_pred[1:], y_true[1:], sample_weight=w[1:])
+    whole.update(y_pred, y_true, sample_weight=w)
+    others = {id(getattr(mine, name)): getattr(other, name) for name in mine._defaults}
+
+    def gather(tensor, group=None):
+        return [tensor, others[id(tensor)]]
+
+    mine.sync(dist_sync_fn=gather, distributed_available=lambda: True)
+    assert float(mine.total) == float(whole.total) and float(mine.count) == float(whole.count)
