@@ -1,7 +1,7 @@
 """On CUDA: Keras's answers, the CPU's answers bit for bit, and no host sync in update.
 
 Skipped without a CUDA device (CI has none; run ``python -m pytest tests/test_cuda.py``
-on a GPU machine). Every test runs on both CUDA paths of ``_tf_ops``: the eager
+on a GPU machine). Every test runs on both CUDA paths of ``_dispatch``: the eager
 reference kernels (the default) and the same references compiled by inductor
 (``TORCH_KERAS_ACC_COMPILE_CUDA=1``); the compiled one must not have fallen back.
 """
@@ -18,7 +18,7 @@ import torch
 
 import torch_keras_acc as tka
 import torch_keras_acc.functional as F
-from torch_keras_acc import _tf_ops
+from torch_keras_acc import _dispatch, _reference
 from tests.conftest import CLASSES, METRIC_CLASSES, case_params, expected_for, parity, synthetic_batch, to_torch
 from tests.test_fast_paths import FLOATS, _edge_scores, _targets
 
@@ -110,16 +110,16 @@ def test_metric_state_on_cuda_equals_cpu(case, cuda_path):
 @pytest.mark.parametrize("shape", [(200, 1), (300, 5), (6, 7, 4), (4096, 300)], ids=str)
 def test_argmax_on_cuda_equals_cpu_reference(dtype, shape, cuda_path):
     x = _edge_scores(dtype, shape)
-    got = _tf_ops.argmax_last(x.to(CUDA))
-    assert got.is_cuda and torch.equal(got.cpu(), _tf_ops._argmax_last_reference(x))
+    got = _dispatch.argmax_last(x.to(CUDA))
+    assert got.is_cuda and torch.equal(got.cpu(), _reference.argmax_last_reference(x))
 
 
 @pytest.mark.parametrize("dtype", FLOATS, ids=str)
 @pytest.mark.parametrize("c,k", [(1, 1), (5, 2), (300, 5)], ids=str)
 def test_in_top_k_on_cuda_equals_cpu_reference(dtype, c, k, cuda_path):
     x, t = _edge_scores(dtype, (500, c)), _targets(500, c)
-    got = _tf_ops.in_top_k(t.to(CUDA), x.to(CUDA), k)
-    assert got.is_cuda and torch.equal(got.cpu(), _tf_ops._in_top_k_reference(t, x, k))
+    got = _dispatch.in_top_k(t.to(CUDA), x.to(CUDA), k)
+    assert got.is_cuda and torch.equal(got.cpu(), _reference.in_top_k_reference(t, x, k))
 
 
 @pytest.mark.parametrize("op", ["argmax_last", "in_top_k"])
@@ -127,7 +127,7 @@ def test_peak_extra_memory_is_never_n_by_c(op, cuda_path):
     """64 Mi float32 scores (256 MiB): whatever runs allocates well under one copy of them."""
     x = torch.randn(65536, 1024, device=CUDA)
     t = torch.randint(0, 1024, (65536,), device=CUDA)
-    call = (lambda: _tf_ops.argmax_last(x)) if op == "argmax_last" else (lambda: _tf_ops.in_top_k(t, x, 5))
+    call = (lambda: _dispatch.argmax_last(x)) if op == "argmax_last" else (lambda: _dispatch.in_top_k(t, x, 5))
     call()  # compiles (on the compiled path) outside the measurement
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()

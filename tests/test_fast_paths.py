@@ -18,7 +18,7 @@ import torch
 
 import torch_keras_acc as tka
 import torch_keras_acc.functional as F
-from torch_keras_acc import _tf_ops
+from torch_keras_acc import _dispatch, _reference
 from tests.conftest import case_params, cases, to_torch
 
 FLOATS = [torch.float16, torch.bfloat16, torch.float32, torch.float64]
@@ -71,8 +71,8 @@ def chunks(request):
 # -- argmax ---------------------------------------------------------------------
 # Keras 3's argmax and TensorFlow's own (legacy.py's Keras 2.2 kernels), each against its reference.
 ARGMAXES = [
-    pytest.param(_tf_ops.argmax_last, _tf_ops._argmax_last_reference, id="argmax_last"),
-    pytest.param(_tf_ops.tf_argmax, _tf_ops._tf_argmax_reference, id="tf_argmax"),
+    pytest.param(_dispatch.argmax_last, _reference.argmax_last_reference, id="argmax_last"),
+    pytest.param(_dispatch.tf_argmax, _reference.tf_argmax_reference, id="tf_argmax"),
 ]
 
 
@@ -120,8 +120,8 @@ def test_argmax_empty_inputs_take_the_reference(argmax, reference):
 def test_the_two_argmaxes_differ_only_on_signed_zeros():
     """Keras 3's -0.0 rule is the whole difference (so legacy.py keeps Keras 2.2's answer)."""
     x = torch.tensor([[-0.0, 0.0, -1.0], [0.0, -0.0, -1.0], [float("nan"), 1.0, 1.0]])
-    assert _tf_ops.argmax_last(x).tolist() == [1, 0, 1]
-    assert _tf_ops.tf_argmax(x).tolist() == [0, 0, 1]
+    assert _dispatch.argmax_last(x).tolist() == [1, 0, 1]
+    assert _dispatch.tf_argmax(x).tolist() == [0, 0, 1]
 
 
 # -- in_top_k -------------------------------------------------------------------
@@ -131,8 +131,8 @@ def test_the_two_argmaxes_differ_only_on_signed_zeros():
 def test_in_top_k_fast_matches_reference_on_edge_values(dtype, c, k, chunks):
     x = _edge_scores(dtype, (300, c), seed=c)
     t = _targets(300, c, seed=k)
-    got = _tf_ops.in_top_k(t, x, k)
-    assert torch.equal(got, _tf_ops._in_top_k_reference(t, x, k))
+    got = _dispatch.in_top_k(t, x, k)
+    assert torch.equal(got, _reference.in_top_k_reference(t, x, k))
     assert got.dtype == torch.bool
 
 
@@ -144,7 +144,7 @@ def test_in_top_k_fast_matches_reference_on_ordinary_scores(dtype, chunks):
     t = torch.full((120,), 8)
     t[1::2] = torch.randint(0, 40, (60,), generator=gen)
     for k in (1, 5, 40, 41):
-        assert torch.equal(_tf_ops.in_top_k(t, x, k), _tf_ops._in_top_k_reference(t, x, k))
+        assert torch.equal(_dispatch.in_top_k(t, x, k), _reference.in_top_k_reference(t, x, k))
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -153,15 +153,15 @@ def test_in_top_k_row_sum_overflow_is_not_a_non_finite_row(dtype):
     big = torch.finfo(dtype).max
     x = torch.tensor([[big, big, 1.0], [big, -big, 0.0], [big, big, float("inf")], [1.0, 2.0, 3.0]], dtype=dtype)
     t = torch.tensor([0, 2, 1, 2])
-    got = _tf_ops.in_top_k(t, x, 2)
-    assert torch.equal(got, _tf_ops._in_top_k_reference(t, x, 2))
+    got = _dispatch.in_top_k(t, x, 2)
+    assert torch.equal(got, _reference.in_top_k_reference(t, x, 2))
     assert got[0] and not got[2]  # overflowing but finite; truly infinite
 
 
 def test_in_top_k_integer_scores_take_the_reference():
     x = torch.randint(-3, 3, (30, 4))
     t = _targets(30, 4)
-    assert torch.equal(_tf_ops.in_top_k(t, x, 2), _tf_ops._in_top_k_reference(t, x, 2))
+    assert torch.equal(_dispatch.in_top_k(t, x, 2), _reference.in_top_k_reference(t, x, 2))
 
 
 def test_in_top_k_whole_matches_chunked_reference(chunks):
@@ -169,7 +169,7 @@ def test_in_top_k_whole_matches_chunked_reference(chunks):
     for dtype in FLOATS:
         x = _edge_scores(dtype, (64, 5))
         t = _targets(64, 5)
-        assert torch.equal(_tf_ops._in_top_k_whole(t, x, 2), _tf_ops._in_top_k_reference(t, x, 2))
+        assert torch.equal(_reference.in_top_k_whole(t, x, 2), _reference.in_top_k_reference(t, x, 2))
 
 
 # -- the public kernels on the parity fixtures ---------------------------------
@@ -211,9 +211,8 @@ def test_invalid_count_fast_matches_reference(dtype, c, shape):
     for low, high in [(0, c), (-2, c + 2), (c, c + 3)]:  # all valid, both sides out, all out
         raw = torch.randint(max(low, 0) if dtype in (torch.uint8, torch.bool) else low, high, shape, generator=gen)
         labels = raw.clamp(0, 255).to(dtype) if dtype in (torch.uint8, torch.bool) else raw.to(dtype)
-        fast = int(F._invalid_count(labels, c))
-        with tka.kernel_path("reference"):
-            reference = F._invalid_count(labels, c)
+        fast = int(_dispatch.invalid_count(labels, c))
+        reference = _reference.invalid_count_reference(labels, c)
         assert isinstance(reference, torch.Tensor) and fast == int(reference)
         assert int(F.invalid_label_count(labels, torch.zeros(*shape, c))) == fast
 
@@ -224,14 +223,14 @@ def test_a_failing_optional_path_falls_back_to_the_reference_once(monkeypatch):
         raise RuntimeError("no triton")
 
     monkeypatch.setattr(torch, "compile", broken_compile)  # a public torch name: no compiler here
-    table = _tf_ops._argmax_table(True)  # a fresh table: the shared ones keep their state
+    table = _dispatch._argmax_table(True)  # a fresh table: the shared ones keep their state
     x = _edge_scores(torch.float32, (50, 4))
     with tka.kernel_path("compiled") as log, pytest.warns(RuntimeWarning, match="no triton"):
-        assert torch.equal(table(x), _tf_ops._argmax_last_reference(x))
+        assert torch.equal(table(x), _reference.argmax_last_reference(x))
     assert log.used == {"argmax": {"reference"}}
     with warnings.catch_warnings(), tka.kernel_path("compiled"):
         warnings.simplefilter("error")  # warned once; later calls go straight to the reference
-        assert torch.equal(table(x), _tf_ops._argmax_last_reference(x))
+        assert torch.equal(table(x), _reference.argmax_last_reference(x))
 
 
 def test_kernel_path_rejects_unknown_paths_and_sizes():
@@ -280,8 +279,7 @@ def test_argmax_reference_path_runs_in_chunks(argmax, reference, dtype, shape, c
 def test_row_chunks_bound_every_call():
     seen = []
     rows = torch.randn(23, 4)
-    with tka.kernel_path(chunk_elements=10):  # 2 rows of 4 per call
-        out = _tf_ops._in_row_chunks(lambda r: seen.append(r.shape[0]) or r.sum(dim=1), rows)
+    out = _reference.in_row_chunks(lambda r: seen.append(r.shape[0]) or r.sum(dim=1), rows, chunk_elements=10)  # 2 rows of 4
     assert seen == [2] * 11 + [1] and torch.equal(out, rows.sum(dim=1))
 
 

@@ -28,16 +28,23 @@ except ImportError:
 import torch_keras_acc.functional as F  # noqa: E402
 from torch_keras_acc import _triton as T  # noqa: E402
 from torch_keras_acc._convert import to_tensor  # noqa: E402
-from torch_keras_acc._tf_ops import (  # noqa: E402
-    _argmax_last_reference,
-    _in_top_k_reference,
-    _tf_argmax_reference,
-    squeeze_or_expand_to_same_rank,
+from torch_keras_acc._reference import (  # noqa: E402
+    argmax_last_reference as _argmax_last_reference,
+    in_top_k_reference as _in_top_k_reference,
+    invalid_count_reference,
+    tf_argmax_reference as _tf_argmax_reference,
 )
+from torch_keras_acc._tf_rules import class_ids, label_index, squeeze_or_expand_to_same_rank  # noqa: E402
 from tests.conftest import expected_for, parity, to_torch  # noqa: E402
 from tests.test_fast_paths import FLOATS, _edge_scores, _special_values, _targets  # noqa: E402
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # CPU: interpreted
+
+
+def _label_hits(labels: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``labels == index``, exactly (the sparse kernels' comparison once Keras's label cast is applied)."""
+    ids = class_ids(labels, torch.float64)
+    return ids == index.to(ids.dtype)
 INTS = [torch.int64, torch.int32, torch.uint8, torch.bool]
 REFERENCE_ARGMAX = {True: _argmax_last_reference, False: _tf_argmax_reference}
 
@@ -166,7 +173,7 @@ def test_triton_sparse_argmax_hits(score_dtype, label_dtype):
     c = 7
     x = _edge_scores(score_dtype, (40, c), seed=5)
     labels = _labels(40, c, label_dtype)
-    want = F._compare_labels("sparse_categorical_accuracy", labels, _argmax_last_reference(x), torch.float64)
+    want = _label_hits(labels, _argmax_last_reference(x))
     _same(T.sparse_argmax_hits(*_dev(x, labels)), want)
 
 
@@ -176,7 +183,7 @@ def test_triton_sparse_argmax_count(label_dtype, weighted, small_blocks):
     c = 5
     x = _edge_scores(torch.float32, (9, c), seed=6)
     labels = _labels(9, c, label_dtype, seed=2)
-    hits = F._compare_labels("sparse_categorical_accuracy", labels, _argmax_last_reference(x), torch.float64)
+    hits = _label_hits(labels, _argmax_last_reference(x))
     states = _states(weighted)
     invalid = torch.zeros((), dtype=torch.int64, device=DEVICE)
     w = _weights(9) if weighted else None
@@ -188,7 +195,7 @@ def test_triton_sparse_argmax_count(label_dtype, weighted, small_blocks):
     else:
         _same(states["total_out"], 2 * hits.sum())
         _same(states["count_out"], torch.tensor(18))
-    _same(invalid, 2 * F._invalid_count(labels, c))
+    _same(invalid, 2 * invalid_count_reference(labels, c))
 
 
 def test_triton_counts_into_float64_states_and_without_optional_ones():
@@ -196,7 +203,7 @@ def test_triton_counts_into_float64_states_and_without_optional_ones():
     labels = _targets(30, 4)
     total = torch.zeros((), dtype=torch.float64, device=DEVICE)
     T.sparse_argmax_count(*_dev(x, labels), total)  # the metric's own float64 `total` state
-    want = F._compare_labels("s", labels, _argmax_last_reference(x), torch.float64).sum().double()
+    want = _label_hits(labels, _argmax_last_reference(x)).sum().double()
     _same(total, want)
 
 
@@ -210,9 +217,8 @@ def test_triton_weighted_nan_weight_poisons_the_total_as_the_reference_does():
 
 
 def test_triton_invalid_count_compares_float_labels_exactly():
-    """functional._invalid_count compares ``labels >= C`` in the labels' dtype, so float16
-    label 2048 with C = 2049 counts as invalid there (2049 rounds to 2048). The kernel
-    compares exactly (2048 is a valid class); reported to the lead, not mirrored."""
+    """Float labels are judged exactly (``_tf_rules.invalid_labels`` widens them to float64):
+    float16 label 2048 with C = 2049 is a valid class, although 2049 rounds to 2048 in float16."""
     c = 2049
     labels = torch.tensor([2048.0, 2049.0, 0.0, 1.5], dtype=torch.float16)  # 2049.0 rounds to 2048 in float16
     x = torch.zeros(4, c)
@@ -294,11 +300,11 @@ def test_triton_in_top_k_subnormal_targets():
 @pytest.mark.parametrize("label_dtype", [torch.int64, torch.uint8, torch.float32, torch.float64])
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 def test_triton_in_top_k_count(label_dtype, weighted, small_blocks):
-    """The fused sparse top-k update: targets as functional._label_index makes them, invalid raw labels counted."""
+    """The fused sparse top-k update: targets as ``_tf_rules.label_index`` makes them, invalid raw labels counted."""
     c, k = 5, 2
     x = _edge_scores(torch.float32, (9, c), seed=9)
     labels = _labels(9, c, label_dtype, seed=3)
-    index = F._label_index(labels)
+    index = label_index(labels)
     hits = _in_top_k_reference(index, x, k)
     _same(T.in_top_k(*_dev(labels, x), k), hits)
     states = _states(weighted)
@@ -307,7 +313,7 @@ def test_triton_in_top_k_count(label_dtype, weighted, small_blocks):
     T.in_top_k_count(*_dev(labels, x), k, invalid_out=invalid, weight=None if w is None else w.to(DEVICE), **states)
     _same(states["total_out"], (hits.double() * w).sum() if weighted else hits.sum())
     _same(states["count_out"], w.sum() if weighted else torch.tensor(9))
-    _same(invalid, F._invalid_count(labels, c))
+    _same(invalid, invalid_count_reference(labels, c))
 
 
 def test_triton_in_top_k_noncontiguous_and_empty():
@@ -422,7 +428,7 @@ def _fixture_inputs(metric: str, kwargs: dict, y_true: torch.Tensor, y_pred: tor
             return None
         labels = y_true.reshape(rows)
         if metric == "sparse_categorical_accuracy":  # Keras's label cast is the caller's (as in the fused update)
-            labels = F._class_ids(labels, y_pred.dtype)
+            labels = class_ids(labels, y_pred.dtype)
         return (*key, c), labels, y_pred.reshape(rows, c)
     if metric in ("categorical_accuracy", "top_k_categorical_accuracy"):
         if y_pred.ndim < 2 or y_true.ndim != y_pred.ndim or y_true.shape[:-1] != y_pred.shape[:-1] or c == 0:
@@ -487,11 +493,11 @@ def _property(dtype, b, c, k, seed):
     labels = _targets(b, c, seed=seed + 1)
     for keras3 in (True, False):
         _same(T.argmax(*_dev(x), keras3_zero_rule=keras3), REFERENCE_ARGMAX[keras3](x))
-    hits = F._compare_labels("s", labels, _argmax_last_reference(x), torch.float64)
+    hits = _label_hits(labels, _argmax_last_reference(x))
     _same(T.sparse_argmax_hits(*_dev(x, labels)), hits)
     total, invalid = torch.zeros((), dtype=torch.int64, device=DEVICE), torch.zeros((), dtype=torch.int64, device=DEVICE)
     T.sparse_argmax_count(*_dev(x, labels), total, invalid)
-    assert int(total) == int(hits.sum()) and int(invalid) == int(F._invalid_count(labels, c))
+    assert int(total) == int(hits.sum()) and int(invalid) == int(invalid_count_reference(labels, c))
     _same(T.in_top_k(*_dev(labels, x), k), _in_top_k_reference(labels, x, k))
 
 

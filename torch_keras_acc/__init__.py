@@ -14,7 +14,7 @@ Example:
 
 from torch_keras_acc import distributed, functional, legacy
 from torch_keras_acc._mean import KerasMeanMetric
-from torch_keras_acc._paths import kernel_path
+from torch_keras_acc._dispatch import kernel_path
 from torch_keras_acc._pitfalls import KerasPitfallWarning
 from torch_keras_acc.legacy import LegacyBinaryAccuracy, LegacyCategoricalAccuracy, LegacySparseCategoricalAccuracy
 from torch_keras_acc.metrics import (
@@ -25,35 +25,30 @@ from torch_keras_acc.metrics import (
     SparseTopKCategoricalAccuracy,
     TopKCategoricalAccuracy,
 )
-from torch_keras_acc.resolve import KerasAccuracy, get, loss_kind, resolve_accuracy
-from torch_keras_acc import registry  # noqa: E402  (after resolve: it lists KerasAccuracy)
-from torch_keras_acc.explain import AccuracyReport, explain, threshold_sweep  # noqa: E402
-from torch_keras_acc.collection import collection  # noqa: E402
-from torch_keras_acc.wrapper import MeanMetricWrapper  # noqa: E402
-from torch_keras_acc.keras_model import from_keras_model  # noqa: E402
-from torch_keras_acc import hf  # noqa: E402
+from torch_keras_acc.resolve import KerasAccuracy, loss_kind, resolve_accuracy
+from torch_keras_acc import registry
+from torch_keras_acc.registry import get
+from torch_keras_acc.explain import AccuracyReport, explain, threshold_sweep
+from torch_keras_acc.collection import collection
+from torch_keras_acc.wrapper import MeanMetricWrapper
+from torch_keras_acc.keras_model import from_keras_model
+from torch_keras_acc import hf
 
 # The one place the version is written: pyproject.toml reads it (dynamic = ["version"]).
 __version__ = "0.1.0"
 
+# The metric classes come from the registry; the names above are imported one by one
+# only so that type checkers see them (tests/test_structure.py checks the two agree).
 __all__ = [
-    "Accuracy",
+    *(entry.cls.__name__ for entry in registry.ENTRIES),
     "AccuracyReport",
-    "BinaryAccuracy",
-    "CategoricalAccuracy",
-    "KerasAccuracy",
     "KerasMeanMetric",
     "KerasPitfallWarning",
-    "LegacyBinaryAccuracy",
-    "LegacyCategoricalAccuracy",
-    "LegacySparseCategoricalAccuracy",
     "MeanMetricWrapper",
-    "SparseCategoricalAccuracy",
-    "SparseTopKCategoricalAccuracy",
-    "TopKCategoricalAccuracy",
     "__version__",
     "collection",
     "distributed",
+    "explain",
     "from_keras_model",
     "functional",
     "get",
@@ -63,6 +58,5 @@ __all__ = [
     "loss_kind",
     "registry",
     "resolve_accuracy",
-    "explain",
     "threshold_sweep",
 ]

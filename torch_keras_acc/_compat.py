@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Sequence, cast
+from typing import Any, Callable, ClassVar, NoReturn, Sequence, cast
 
 import torch
 from torch import Tensor
@@ -31,14 +31,16 @@ INT_STATES = ("kernel", "invalid")
 EXACT_STATES = ("total", "count")
 
 
-def add_to(state: Tensor, value: Tensor | float) -> None:
-    """``state += value`` in place, for a 0-d state.
+def add_to(*pairs: tuple[Tensor, Tensor | float]) -> None:
+    """``state += value`` in place for each ``(state, value)`` pair of 0-d states.
 
     Traced by torch.compile, through a one-element view: inductor on the CPU
     (torch 2.13) silently drops in-place updates of a 0-d float64 tensor that
     is a graph input, and a view of it is updated correctly.
     """
-    (state.view(1) if is_compiling() else state).add_(value)
+    traced = is_compiling()
+    for state, value in pairs:
+        (state.view(1) if traced else state).add_(value)
 
 
 class CompatMetric(Metric):
@@ -48,6 +50,16 @@ class CompatMetric(Metric):
     bypass ``update`` (the one-pass ``forward``), and declare their states
     through ``add_state`` as usual.
     """
+
+    # torch.jit.script (e.g. Lightning's to_torchscript) compiles a metric as torchmetrics'
+    # own: a placeholder whose forward is unused. TorchScript cannot read the string annotations
+    # of the attributes below (from __future__ import annotations) nor our _update_count property.
+    __jit_ignored_attributes__: ClassVar[list[str]] = [
+        *Metric.__jit_ignored_attributes__, "total", "count", "invalid", "kernel", "_traced_updates", "_defaults", "_forward_cache"
+    ]
+    __jit_unused_properties__: ClassVar[list[str]] = [*Metric.__jit_unused_properties__, "_update_count", "update_called", "update_count"]
+    plot_lower_bound: float = 0.0
+    plot_upper_bound: float = 1.0
 
     _traced_updates: Tensor
     _defaults: dict[str, Any]  # torchmetrics: list | Tensor; ours are all tensors
@@ -149,6 +161,34 @@ class CompatMetric(Metric):
             this._defaults[key] = this._defaults[key].to(device=device, dtype=dtype)
             setattr(this, key, getattr(this, key).to(device=device, dtype=dtype))
         return this
+
+    def raise_unsynced(self, error: Exception) -> NoReturn:
+        """Raise ``error`` from ``compute()``, leaving the state unsynced.
+
+        Why: torchmetrics' sync context around ``compute`` has no ``finally``, so an error
+        raised inside it would leave every rank's sums in the local state.
+        """
+        if self._is_synced:
+            self.unsync()
+        raise error
+
+    def plot(self, val: Tensor | Sequence[Tensor] | None = None, ax: Any = None) -> tuple[Any, Any]:
+        """Plot one value or a sequence of values with torchmetrics' plotting (needs matplotlib).
+
+        ``val``: a result of ``forward``/``compute``, or a list of them (e.g. one per
+        epoch); ``None`` plots ``compute()``. ``ax``: a matplotlib axis to draw on.
+        Returns ``(figure, axis)``; the y-axis always shows [0, 1], the metric's range.
+
+        Example:
+            >>> import pytest; _ = pytest.importorskip("matplotlib")  # skipped without matplotlib
+            >>> import torch
+            >>> from torch_keras_acc import SparseCategoricalAccuracy
+            >>> metric = SparseCategoricalAccuracy()
+            >>> values = [metric(torch.randn(16, 4), torch.randint(0, 4, (16,))) for _ in range(5)]
+            >>> fig, ax = metric.plot(values)      # one point per batch
+            >>> fig, ax = metric.plot()            # the running result, compute()
+        """
+        return self._plot(val, ax)
 
     # -- merging ---------------------------------------------------------------------
     def merge_state(self, incoming_state: dict[str, Any] | Metric) -> None:

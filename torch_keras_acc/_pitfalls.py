@@ -1,15 +1,21 @@
-"""The input mistakes Keras users ask about most, spotted on the first batch.
+"""Every diagnostic message: the input mistakes Keras users ask about most, and the reports.
 
 Each rule returns a sentence (what is wrong, why the number will mislead, what
-to use instead) or None. Shape rules are free; the two value rules look at the
-first batch only, so a metric syncs the host at most once in its life.
+to use instead) or None. Shape rules are free; the value rules look at the
+first batch only, so a metric syncs the host at most once in its life. The
+metrics' own messages (the invalid-label report, the pitfall warning, the
+"likely cause" of an error) are written here too.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import warnings
+from typing import TYPE_CHECKING, Any, Mapping
 
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from torch_keras_acc._spec import KernelSpec
 
 
 class KerasPitfallWarning(UserWarning):
@@ -96,3 +102,34 @@ SORTED_IDS_AWARE_RULES = tuple(_sorted_ids_skip(r) for r in CLASS_ID_RULES)
 ELEMENTWISE_VALUE_RULES = (_probabilities_to_accuracy,)
 BINARY_VALUE_RULES = (_logits_to_binary,)
 ROUNDING_VALUE_RULES = (_logits_to_rounding,)
+
+
+# -- the metrics' messages ----------------------------------------------------------
+def warn_pitfalls(who: str, spec: KernelSpec, config: Mapping[str, Any], y_true: Tensor, y_pred: Tensor) -> None:
+    """One :class:`KerasPitfallWarning` per rule of ``spec`` that this batch matches; ``who`` names the metric."""
+    for message in spec.pitfalls(y_true, y_pred, config):
+        warnings.warn(f"{who}: {message} (warn_pitfalls=False silences this)", KerasPitfallWarning, stacklevel=6)
+
+
+def with_likely_cause(err: ValueError, spec: KernelSpec, y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any]) -> ValueError:
+    """``err`` with the shape rules that explain it appended (or ``err`` itself when none applies)."""
+    hints = spec.pitfalls(y_true, y_pred, config, values_too=False)
+    return ValueError(f"{err}. Likely cause: {' '.join(hints)}") if hints else err
+
+
+def _invalid_labels(who: str, n: int) -> str:
+    return (
+        f"{who}: {n} label(s) were not integers in [0, num_classes); "
+        "they were scored as Keras scores them (out of range: a miss; non-integral: a miss for argmax, "
+        "truncated toward zero for top-k)"
+    )
+
+
+def invalid_labels_message(who: str, n: int) -> str:
+    """What ``compute()`` warns about ``n`` labels that were not valid class ids (``on_invalid="warn"``)."""
+    return _invalid_labels(who, n) + ". Pass on_invalid='ignore' to silence or 'raise' to fail."
+
+
+def invalid_labels_error(who: str, n: int) -> ValueError:
+    """What ``compute()`` raises for ``n`` labels that were not valid class ids (``on_invalid="raise"``)."""
+    return ValueError(_invalid_labels(who, n) + ". Pass on_invalid='warn' or 'ignore' to accept them.")

@@ -47,9 +47,9 @@ class KernelSpec:
             integers in ``[0, C)`` among those ``keep`` marks (None: all), or None when
             this kernel takes no class indices to validate.
         omit_default: config keys Keras writes into ``get_config()`` only when not at their default.
-        fused: ``(y_true, y_pred, config, weight) -> (total, count)`` of the whole batch in one
-            fused launch, or None when this batch cannot take it (then ``hits`` runs); the
-            same sums as ``hits`` under Keras's weighted mean, bit for bit.
+        fused: the name of the fused whole-batch kernel (``_dispatch.fused_sums`` runs it when
+            the path and the batch allow; otherwise ``hits`` runs), or None. Its sums are those
+            of ``hits`` under Keras's weighted mean, bit for bit.
     """
 
     name: str
@@ -61,14 +61,21 @@ class KernelSpec:
     value_rules: tuple[Rule, ...] = ()
     invalid_labels: Callable[[Tensor, Tensor, Mapping[str, Any], "Tensor | None"], "Tensor | int"] | None = None
     omit_default: tuple[str, ...] = ()
-    fused: Callable[[Tensor, Tensor, Mapping[str, Any], "Tensor | None"], "tuple[Tensor, Tensor | float] | None"] | None = None
+    fused: Literal["sparse_argmax_count", "in_top_k_count"] | None = None
 
-    def check_config(self, metric: str, values: Mapping[str, Any]) -> dict[str, Any]:
-        """The config with each value checked (and normalized), or a TypeError/ValueError naming ``metric``."""
+    def check_config(self, metric: str, values: Mapping[str, Any], ignore_index: int | None = None, cls: str = "") -> dict[str, Any]:
+        """The config with each value checked (and normalized), or a TypeError/ValueError naming ``metric``
+        (``ignore_index`` applies only to class-id labels; ``cls`` names the class in that error)."""
+        if ignore_index is not None and self.labels != "class_ids":
+            raise ValueError(f"{metric}: ignore_index applies to metrics of integer class labels; {cls or self.name} takes {self.labels} labels")
         unknown = set(values) - set(self.config)
         if unknown:
             raise TypeError(f"{metric}: unexpected argument(s) {sorted(unknown)}; {self.name} takes {list(self.config) or 'none'}")
         return {key: check(metric, values.get(key, self.defaults.get(key))) for key, check in self.config.items()}
+
+    def keras_config(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """``config`` as Keras writes it into ``get_config()`` (``omit_default`` keys left out at their default)."""
+        return {k: v for k, v in config.items() if not (k in self.omit_default and v == self.defaults.get(k))}
 
     def pitfalls(self, y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any], values_too: bool = True) -> list[str]:
         """The messages of the rules that match this batch (value rules only if ``values_too``)."""

@@ -1,16 +1,16 @@
 """Triton kernels for the hot primitives: one pass over the scores, TensorFlow's rules in the kernel.
 
-Opt-in (nothing in the package calls this module yet): each wrapper returns
+Opt-in (``_dispatch.py``'s ``triton`` rows call it): each wrapper returns
 bit for bit what its pure-PyTorch reference returns, and the reference stays
 the definition of the semantics:
 
 =====================  ==============================================================
 wrapper                reference
 =====================  ==============================================================
-``argmax``             ``_tf_ops._argmax_last_reference`` / ``_tf_argmax_reference``
+``argmax``             ``_reference.argmax_last_reference`` / ``tf_argmax_reference``
 ``sparse_argmax_hits`` ``functional._compare_labels(name, labels, argmax_last(scores), torch.float64)`` (exact: callers apply Keras's label cast first)
 ``onehot_argmax_hits`` ``functional.categorical_accuracy.hits`` on 2-D inputs
-``in_top_k``           ``_tf_ops._in_top_k_reference`` (float targets: of ``_label_index``)
+``in_top_k``           ``_reference.in_top_k_reference`` (float targets: of ``_tf_rules.label_index``)
 ``binary_hits``        ``functional.binary_accuracy.hits`` on same-shape inputs
 ``equal_hits``         ``functional.accuracy.hits`` on same-shape inputs
 =====================  ==============================================================
@@ -20,11 +20,10 @@ The ``*_count`` forms reduce inside the kernel and add into 0-d state tensors
 and is one launch. Unweighted: ``total_out += hits`` (an exact integer, into an
 int64 or float64 state), ``count_out += samples``. Weighted (``weight``: one value
 per row, any float dtype, widened to float64): ``total_out += sum(hit * w)``,
-``count_out += sum(w)``, as ``_mean.weighted_sums`` computes them for one weight per
+``count_out += sum(w)``, as ``_reduction.weighted_sums`` computes them for one weight per
 sample (its sums may differ from these in the last bits only through summation
 order). ``invalid_out += `` labels that are not integers in ``[0, C)`` (the rule of
-``functional._invalid_count``, compared exactly: that function compares ``labels >= C``
-in the labels' dtype, so float16 2048 counts as invalid there for C = 2049). A scalar weight (Keras: the batch weighs w) is not
+``_tf_rules.invalid_labels``). A scalar weight (Keras: the batch weighs w) is not
 fused: count unweighted and scale.
 
 Devices: CUDA tensors run compiled kernels; CPU tensors run the same kernels in
@@ -54,8 +53,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from torch_keras_acc._tf_ops import _largest_subnormal, flush_limit
-from torch_keras_acc.functional import _threshold
+from torch_keras_acc._tf_rules import flush_limit, largest_subnormal, threshold_operand
 
 try:
     import triton
@@ -375,7 +373,7 @@ def _topk(name: str, targets1d: Tensor, scores2d: Tensor, k: int, hits: bool, ma
         consts = dict(
             IS_FLOAT=True, BITS=_tl(_INT_OF[dtype]), SMALL=_SMALL_MASK[dtype], EXP=_EXP_MASK[dtype], FLUSH=flush,
             # The largest subnormal of the scores' dtype, widened (exactly), as bits of the wide dtype.
-            LARGEST_SUB=_bits_of(_largest_subnormal(dtype), dtype, _INT_OF[wide], wide) if flush else 0,
+            LARGEST_SUB=_bits_of(largest_subnormal(dtype), dtype, _INT_OF[wide], wide) if flush else 0,
             WIDE=_tl(wide), WIDE_BITS=_tl(_INT_OF[wide]),
         )
     else:
@@ -394,7 +392,7 @@ def _topk(name: str, targets1d: Tensor, scores2d: Tensor, k: int, hits: bool, ma
 
 def in_top_k(targets1d: Tensor, scores2d: Tensor, k: int) -> Tensor:
     """``tf.math.in_top_k`` per row, bool (B,). Float targets are first made class indices as
-    ``functional._label_index`` makes them (truncated toward zero; NaN, inf and huge ones invalid)."""
+    ``_tf_rules.label_index`` makes them (truncated toward zero; NaN, inf and huge ones invalid)."""
     out = _topk("triton in_top_k", targets1d, scores2d, k, True, None)
     assert out is not None
     return out
@@ -444,7 +442,7 @@ def _binary(name: str, y_true: Tensor, y_pred: Tensor, threshold: float, hits: b
     t, p = _flat_pair(name, y_true, y_pred)
     cmp = torch.promote_types(y_pred.dtype, torch.float32)
     # The reference's own threshold rule (float32, then FTZ), as bits; a CPU scalar, no device read.
-    thr_bits = int(_threshold(threshold, cmp).view(_INT_OF[cmp]))
+    thr_bits = int(threshold_operand(threshold, cmp).view(_INT_OF[cmp]))
     if y_true.dtype in _FLOATS:
         consts = dict(T_IS_FLOAT=True, T_BITS=_tl(_INT_OF[y_true.dtype]), T_MAG=_MAG_MASK[y_true.dtype],
                       T_ONE=_bits_of(1.0, y_true.dtype, _INT_OF[y_true.dtype]))

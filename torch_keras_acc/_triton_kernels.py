@@ -120,7 +120,7 @@ def _row_argmax(x_ptr, row_off, row_mask, stride_c, C, IS_FLOAT: tl.constexpr, B
 
 @_jit
 def _label_ok(lab, C, LAB_FLOAT: tl.constexpr):
-    """Whether each label is an integer in [0, C) (functional._invalid_count's rule, compared exactly)."""
+    """Whether each label is an integer in [0, C) (``_tf_rules.invalid_labels``)."""
     if LAB_FLOAT:
         x = lab.to(tl.float64)
         in_range = (x >= 0) & (x < C)  # False for NaN
@@ -134,7 +134,7 @@ def _label_ok(lab, C, LAB_FLOAT: tl.constexpr):
 
 @_jit
 def _label_index(lab, LAB_FLOAT: tl.constexpr):
-    """functional._label_index: float labels truncated toward zero; NaN, inf and |x| >= 2**62 give -1."""
+    """``_tf_rules.label_index``: float labels truncated toward zero; NaN, inf and |x| >= 2**62 give -1."""
     if LAB_FLOAT:
         x = lab.to(tl.float64)
         representable = (x == x) & (tl.abs(x) < 4611686018427387904.0)
@@ -150,7 +150,7 @@ def _reduce(hit, ok, valid, w_ptr, w_off, total_ptr, count_ptr, invalid_ptr, WEI
     """Add this program's share to the 0-d states: one atomic add per state.
 
     Unweighted: total += hits, count += samples (exact integers). Weighted: total +=
-    sum(hit * w), count += sum(w) in float64 (as _mean.weighted_sums: 0 * NaN is NaN)."""
+    sum(hit * w), count += sum(w) in float64 (as _reduction.weighted_sums: 0 * NaN is NaN)."""
     if WEIGHTED:
         w = tl.load(w_ptr + w_off, mask=valid, other=0).to(tl.float64)
         tl.atomic_add(total_ptr, _rsum(hit.to(tl.float64) * w, axis=0).to(total_ptr.dtype.element_ty))

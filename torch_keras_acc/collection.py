@@ -29,7 +29,8 @@ from torchmetrics import Metric, MetricCollection
 from torch_keras_acc import registry
 from torch_keras_acc._mean import KerasMeanMetric
 from torch_keras_acc._pitfalls import KerasPitfallWarning
-from torch_keras_acc.resolve import KerasAccuracy, get
+from torch_keras_acc.registry import get
+from torch_keras_acc.resolve import KerasAccuracy
 from torch_keras_acc.wrapper import MeanMetricWrapper
 
 __all__ = ["KerasMetricCollection", "collection", "from_keras"]

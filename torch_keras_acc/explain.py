@@ -27,17 +27,10 @@ import torch
 from torch import Tensor
 
 from torch_keras_acc import functional as F
-from torch_keras_acc import legacy, registry
+from torch_keras_acc import registry
 from torch_keras_acc._convert import ArrayLike, to_tensor
 from torch_keras_acc._mean import KerasMeanMetric
-from torch_keras_acc.metrics import (
-    Accuracy,
-    BinaryAccuracy,
-    CategoricalAccuracy,
-    SparseCategoricalAccuracy,
-    SparseTopKCategoricalAccuracy,
-    TopKCategoricalAccuracy,
-)
+from torch_keras_acc._tf_rules import label_index
 from torch_keras_acc.resolve import Semantics, resolve_accuracy
 
 __all__ = ["AccuracyReport", "explain", "threshold_sweep"]
@@ -143,31 +136,44 @@ def explain(
         return {"metric": cls.__name__, "value": _value(_quiet(cls), yt, yp, sw)}
 
     report = AccuracyReport(list(yt.shape), list(yp.shape), problem, resolved("keras3"), resolved("legacy"))
-    v = report.variants
     logits = bool(yp.is_floating_point() and yp.numel() and ((yp < 0).any() or (yp > 1).any()))
-    if binary_like or problem == "multilabel":
-        v[f"binary_accuracy(threshold={threshold})"] = _value(_quiet(BinaryAccuracy, threshold=threshold), yt, yp, sw)
-        if logits and threshold != 0.0:
-            v["binary_accuracy(threshold=0.0)"] = _value(_quiet(BinaryAccuracy, threshold=0.0), yt, yp, sw)
-        v["legacy binary_accuracy (round)"] = _value(_quiet(legacy.LegacyBinaryAccuracy), yt, yp, sw)
-    if not binary_like:
-        if same_shape:
-            v["categorical_accuracy"] = _value(_quiet(CategoricalAccuracy), yt, yp, sw)
-            if c > 5:
-                v["top_k_categorical_accuracy(k=5)"] = _value(_quiet(TopKCategoricalAccuracy), yt, yp, sw)
-        else:
-            v["sparse_categorical_accuracy"] = _value(_quiet(SparseCategoricalAccuracy), yt, yp, sw)
-            if c > 5:
-                v["sparse_top_k_categorical_accuracy(k=5)"] = _value(_quiet(SparseTopKCategoricalAccuracy), yt, yp, sw)
-    try:
-        v["accuracy (element-wise equality)"] = _value(_quiet(Accuracy), yt, yp, sw)
-    except ValueError:
-        pass
+    for label, cls, config, optional in _rows(problem, binary_like, same_shape, c, logits, threshold):
+        try:
+            report.variants[label] = _value(_quiet(cls, **config), yt, yp, sw)
+        except ValueError:
+            if not optional:  # only element-wise equality may refuse shapes the others take
+                raise
 
     _external(report, yt, yp, sw, threshold, logits)
     _differences(report, loss, logits, threshold)
     _mistakes(report, yt, yp, threshold)
     return report
+
+
+def _rows(
+    problem: str, binary_like: bool, same_shape: bool, c: int, logits: bool, threshold: float
+) -> list[tuple[str, type[KerasMeanMetric], dict[str, Any], bool]]:
+    """The registry's metrics that apply to these shapes, as (row label, class, config, optional):
+    binary ones first (for binary and multi-label problems), then the one-hot or the
+    class-id ones (top-k only when there are more classes than k), element-wise equality last."""
+    rows = []
+    for entry in registry.ENTRIES:
+        spec = entry.cls.spec
+        if entry.row is None or spec is None:
+            continue
+        binary = entry.kind == "binary"
+        if binary and not (binary_like or problem == "multilabel"):
+            continue
+        if spec.labels != "elementwise" and (binary_like or same_shape != (spec.labels == "one_hot")):
+            continue
+        if "k" in spec.config and c <= spec.defaults["k"]:
+            continue
+        configs = [dict(spec.defaults)]
+        if "threshold" in spec.config:
+            configs = [{"threshold": threshold}] + ([{"threshold": 0.0}] if logits and threshold != 0.0 else [])
+        order = 0 if binary else (2 if spec.labels == "elementwise" else 1)
+        rows += [(order, entry.row.format(**config), entry.cls, config) for config in configs]
+    return [(label, cls, config, order == 2) for order, label, cls, config in sorted(rows, key=lambda r: r[0])]
 
 
 def _multi_hot(y: Tensor) -> bool:
@@ -185,7 +191,7 @@ def _hard_labels(yt: Tensor, yp: Tensor, problem: str, threshold: float) -> tupl
         return t.numpy().astype(np.int64), (p > threshold).numpy().astype(np.int64)
     if problem == "multilabel":
         return yt.numpy().astype(np.int64).reshape(yt.shape[0], -1), (yp > threshold).numpy().astype(np.int64).reshape(yp.shape[0], -1)
-    labels = F._label_index(yt) if yt.ndim < yp.ndim or yt.shape[-1] == 1 else torch.argmax(yt, dim=-1)
+    labels = label_index(yt) if yt.ndim < yp.ndim or yt.shape[-1] == 1 else torch.argmax(yt, dim=-1)
     return labels.reshape(-1).numpy(), torch.argmax(torch.nan_to_num(yp.float(), nan=-np.inf), dim=-1).reshape(-1).numpy()
 
 
@@ -279,7 +285,7 @@ def _mistakes(report: AccuracyReport, yt: Tensor, yp: Tensor, threshold: float) 
     report.mistakes += chosen.cls.spec.pitfalls(yt, yp, config)
     # keras.metrics.Accuracy's rules too, which people reach for when they read "accuracy".
     if "accuracy (element-wise equality)" in report.variants:
-        report.mistakes += Accuracy.spec.pitfalls(yt, yp, {})
+        report.mistakes += _spec_of("Accuracy").pitfalls(yt, yp, {})
     if report.keras3["metric"] == "CategoricalAccuracy" and yp.ndim == 1:
         report.mistakes.append(
             "y_pred has rank 1, so Keras's 'accuracy' takes the whole batch as one row of class scores "
@@ -289,6 +295,12 @@ def _mistakes(report: AccuracyReport, yt: Tensor, yp: Tensor, threshold: float) 
         bad = int(F.invalid_label_count(yt, yp))
         if bad:
             report.mistakes.append(f"{bad} label(s) are not integers in [0, {yp.shape[-1]}): Keras scores them as misses.")
+
+
+def _spec_of(class_name: str) -> Any:
+    spec = next(e.cls.spec for e in registry.ENTRIES if e.class_name == class_name)
+    assert spec is not None
+    return spec
 
 
 def threshold_sweep(
@@ -311,6 +323,6 @@ def threshold_sweep(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for t in thresholds:
-            m = _quiet(BinaryAccuracy, threshold=float(t))
+            m = _quiet(registry.variant("binary", "keras3"), threshold=float(t))
             out.append((float(t), _value(m, to_tensor(y_true, "y_true", "threshold_sweep"), yp, None if sample_weight is None else to_tensor(sample_weight, "sample_weight", "threshold_sweep"))))
     return out

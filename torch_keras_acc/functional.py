@@ -35,12 +35,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from torch_keras_acc import _paths
 from torch_keras_acc import _pitfalls as P
 from torch_keras_acc._compat import is_compiling
 from torch_keras_acc._convert import ArrayLike, to_tensor
+from torch_keras_acc._dispatch import argmax_last, in_top_k, invalid_count
 from torch_keras_acc._spec import KernelSpec
-from torch_keras_acc._tf_ops import _cpu_fast_path, argmax_last, flush_operand, flush_subnormal, fused_path, in_top_k, squeeze_or_expand_to_same_rank
+from torch_keras_acc._tf_rules import class_ids, flush_subnormal, label_index, squeeze_or_expand_to_same_rank, threshold_operand
 
 __all__ = [
     "SPECS",
@@ -151,7 +151,7 @@ def binary_accuracy(y_true: ArrayLike, y_pred: ArrayLike, threshold: float = 0.5
     y_true, y_pred = _inputs("binary_accuracy", y_true, y_pred, device)
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     cmp_dtype = torch.promote_types(y_pred.dtype, torch.float32)
-    t: Tensor | float = _threshold(threshold, cmp_dtype)
+    t: Tensor | float = threshold_operand(threshold, cmp_dtype)
     if not is_compiling():
         t = float(t)  # eager: a host scalar
     # The bool is promoted to y_true's dtype inside ==; no N-sized copy.
@@ -159,40 +159,9 @@ def binary_accuracy(y_true: ArrayLike, y_pred: ArrayLike, threshold: float = 0.5
     return _equal("binary_accuracy", y_true, predicted, "y_true and y_pred")
 
 
-def _threshold(threshold: float, cmp_dtype: torch.dtype) -> Tensor:
-    """Keras's float32 threshold in the comparison dtype, as a 0-d tensor, with
-    TensorFlow's flush-to-zero applied (``flush_operand``). A tensor rather than a
-    Python branch, so torch.compile traces any threshold."""
-    # Keras makes the threshold a float32 tensor; casting it to a wider dtype flushes a
-    # float32 subnormal to zero first (TensorFlow's CPU kernels run with FTZ/DAZ).
-    t = flush_subnormal(torch.full((), float(threshold), dtype=torch.float32))
-    return flush_operand(t.to(cmp_dtype), cmp_dtype)
-
-
-def _class_ids(labels: Tensor, scores_dtype: torch.dtype) -> Tensor:
-    """Sparse labels as Keras compares them: cast to the scores' dtype, except where
-    that cast would change an integral label (and merge two class ids), which stays
-    exact. So only non-integral float labels change: truncated toward zero for
-    integer scores, rounded to a float dtype otherwise (float64 ``1 + 1e-9`` with
-    float32 scores is class 1), then flushed as TensorFlow's FTZ does. Integer
-    labels come back as int64, float ones as float64 (exact, NaN never matches)."""
-    if not labels.is_floating_point():
-        return labels.to(torch.int64)
-    integral = labels == labels.trunc()  # False for NaN; inf never matches an index anyway
-    if scores_dtype.is_floating_point:
-        cast = flush_subnormal(labels.to(scores_dtype)).to(torch.float64)
-    elif scores_dtype == torch.bool:
-        cast = (labels != 0).to(torch.float64)  # to bool: any non-zero label is True, class 1
-    else:
-        cast = labels.trunc().to(torch.float64)  # TensorFlow's float -> int cast truncates
-    if not scores_dtype.is_floating_point:  # a NaN label stays NaN: a miss (its integer cast is undefined)
-        cast = torch.where(torch.isnan(labels), labels.to(torch.float64), cast)
-    return torch.where(integral, labels.to(torch.float64), cast)
-
-
 def _compare_labels(name: str, labels: Tensor, index: Tensor, scores_dtype: torch.dtype) -> Tensor:
-    """``labels == index`` with Keras's label cast (see :func:`_class_ids`), exactly."""
-    ids = _class_ids(labels, scores_dtype)
+    """``labels == index`` with Keras's label cast (``_tf_rules.class_ids``), exactly."""
+    ids = class_ids(labels, scores_dtype)
     return _equal(name, ids, index.to(ids.dtype), "y_true and argmax(y_pred)")
 
 
@@ -325,25 +294,15 @@ def sparse_top_k_categorical_accuracy(
     y_true, y_pred = _inputs(name, y_true, y_pred, device)
     k = _check_k(name, k)
     if not from_sorted_ids:
-        return _top_k(name, _label_index(y_true), y_pred, k)
+        return _top_k(name, label_index(y_true), y_pred, k)
     if y_true.ndim == 0:
         raise ValueError(f"{name}: y_true is a scalar; from_sorted_ids=True needs one label per row of y_pred, e.g. shape (N,)")
     _check_batch(name, y_true, y_pred)
     shape = y_true.shape
     ids = y_pred.reshape(y_true.numel(), y_pred.shape[-1])[:, :k]  # Python's slice, as Keras's: k=-1 drops the last
-    # Keras casts the labels to the ids' dtype first (see _class_ids).
-    labels = _class_ids(y_true.reshape(-1, 1), y_pred.dtype)
+    # Keras casts the labels to the ids' dtype first (``_tf_rules.class_ids``).
+    labels = class_ids(y_true.reshape(-1, 1), y_pred.dtype)
     return (labels == ids.to(labels.dtype)).any(dim=1).reshape(shape)
-
-
-def _label_index(labels: Tensor) -> Tensor:
-    """Integer class indices as Keras makes them: float labels truncated toward
-    zero. NaN, inf and values beyond int64 become -1 (out of range, a miss, as
-    TensorFlow's int32 cast makes them); a bare cast would be undefined there."""
-    if labels.is_floating_point():
-        representable = torch.isfinite(labels) & (labels.abs() < 2.0**62)
-        labels = torch.where(representable, labels, torch.full_like(labels, -1))
-    return labels.to(torch.int64)
 
 
 def invalid_label_count(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.device | None = None) -> Tensor:
@@ -358,32 +317,7 @@ def invalid_label_count(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.d
         tensor(3)
     """
     y_true, y_pred = _inputs("invalid_label_count", y_true, y_pred, device)
-    return torch.as_tensor(_invalid_count(y_true, y_pred.shape[-1] if y_pred.ndim else 0), device=y_true.device)
-
-
-def _invalid_count(labels: Tensor, num_classes: int, keep: Tensor | None = None) -> Tensor | int:
-    """The count behind :func:`invalid_label_count`, among the labels ``keep`` marks
-    (None: all); the int 0 when the CPU fast path proves every label valid (the
-    metrics then skip the state update)."""
-    if labels.dtype == torch.bool:
-        labels = labels.to(torch.uint8)
-    if not labels.is_floating_point() and _cpu_fast_path(labels):
-        # CPU: one min/max pass read on the host (no device to sync) instead of four ops.
-        lo, hi = torch.aminmax(labels)
-        if int(lo) >= 0 and int(hi) < num_classes:
-            return 0
-    if labels.is_floating_point():
-        labels = labels.to(torch.float64)  # else the bound rounds (float16: C = 2049 is 2048, so label 2048 looks invalid)
-    elif num_classes > torch.iinfo(labels.dtype).max:
-        labels = labels.to(torch.int64)  # else the bound wraps in the narrow dtype (uint8 >= 300 is uint8 >= 44)
-    bad = labels >= num_classes
-    if labels.dtype.is_signed:
-        bad |= labels < 0
-    if labels.is_floating_point():
-        bad |= ~torch.isfinite(labels) | (labels != torch.trunc(labels))
-    if keep is not None:
-        bad &= keep
-    return bad.sum()
+    return torch.as_tensor(invalid_count(y_true, y_pred.shape[-1] if y_pred.ndim else 0), device=y_true.device)
 
 
 def _class_id_labels(y_true: Tensor, y_pred: Tensor, config: Any, keep: Tensor | None) -> Tensor | int:
@@ -391,38 +325,7 @@ def _class_id_labels(y_true: Tensor, y_pred: Tensor, config: Any, keep: Tensor |
     (not with ``from_sorted_ids``, where y_pred holds ids of any value)."""
     if config.get("from_sorted_ids"):
         return 0
-    return _invalid_count(y_true, y_pred.shape[-1] if y_pred.ndim else 0, keep)
-
-
-def _fused_sparse(kernel: str) -> Callable[[Tensor, Tensor, Any, Tensor | None], tuple[Tensor, Tensor | float] | None]:
-    """A spec's ``fused``: the batch's (total, count) from one Triton launch, for (N,) or (N, 1)
-    labels with (N, C) scores and no or per-sample weights (other batches: None, the hits path).
-    Labels get Keras's cast first (``_class_ids``), so the kernel compares them exactly."""
-
-    def fused(y_true: Tensor, y_pred: Tensor, config: Any, weight: Tensor | None) -> tuple[Tensor, Tensor | float] | None:
-        if config.get("from_sorted_ids") or not fused_path(y_pred):  # (N, C) float scores on the triton path only
-            return None
-        n = y_pred.shape[0]
-        if y_true.numel() != n or y_true.ndim > 2:
-            return None
-        if weight is not None and (weight.ndim == 0 or weight.numel() != n or weight.ndim > 2):
-            return None  # a scalar weighs the whole batch; other shapes reduce differently
-        from torch_keras_acc import _triton
-
-        labels = y_true.reshape(n)
-        labels = _label_index(labels) if kernel == "in_top_k_count" else _class_ids(labels, y_pred.dtype)
-        acc = torch.float64 if weight is not None else torch.int64
-        total = torch.zeros((), dtype=acc, device=y_pred.device)
-        count = torch.zeros((), dtype=torch.float64, device=y_pred.device) if weight is not None else None
-        w = None if weight is None else weight.reshape(n).to(torch.float64)
-        if kernel == "in_top_k_count":
-            _triton.in_top_k_count(labels, y_pred, config["k"], total, count_out=count, weight=w)
-        else:
-            _triton.sparse_argmax_count(y_pred, labels, total, count_out=count, weight=w)
-        _paths.record(f"fused {kernel}", "triton")
-        return total, (float(n) if count is None else count)
-
-    return fused
+    return invalid_count(y_true, y_pred.shape[-1] if y_pred.ndim else 0, keep)
 
 
 # -- configuration checks (run at construction, naming the metric) --------------
@@ -469,7 +372,7 @@ SPECS: dict[str, KernelSpec] = {
             "class_ids",
             shape_rules=P.CLASS_ID_RULES,
             invalid_labels=_class_id_labels,
-            fused=_fused_sparse("sparse_argmax_count"),
+            fused="sparse_argmax_count",
         ),
         KernelSpec(
             "top_k_categorical_accuracy",
@@ -488,7 +391,7 @@ SPECS: dict[str, KernelSpec] = {
             shape_rules=P.SORTED_IDS_AWARE_RULES,
             invalid_labels=_class_id_labels,
             omit_default=("from_sorted_ids",),  # Keras writes it only when True
-            fused=_fused_sparse("in_top_k_count"),
+            fused="in_top_k_count",
         ),
     )
 }

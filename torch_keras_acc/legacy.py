@@ -46,7 +46,8 @@ from torch_keras_acc import _pitfalls as P
 from torch_keras_acc._convert import ArrayLike
 from torch_keras_acc._mean import KerasMeanMetric
 from torch_keras_acc._spec import KernelSpec
-from torch_keras_acc._tf_ops import flush_subnormal, tf_argmax
+from torch_keras_acc._dispatch import tf_argmax
+from torch_keras_acc._tf_rules import flush_subnormal, round_half_even
 from torch_keras_acc.functional import _class_id_labels, _equal, _inputs
 
 __all__ = [
@@ -72,8 +73,7 @@ def _legacy_inputs(name: str, y_true: ArrayLike, y_pred: ArrayLike, device: torc
 def _binary_values(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.device | None = None) -> Tensor:
     name = "legacy binary_accuracy"
     y_true, y_pred = _legacy_inputs(name, y_true, y_pred, device)
-    rounded = torch.round(y_pred) if y_pred.is_floating_point() else y_pred  # torch.round is half-to-even too
-    matches = _equal(name, flush_subnormal(y_true.to(y_pred.dtype)), rounded, "y_true and round(y_pred)")
+    matches = _equal(name, flush_subnormal(y_true.to(y_pred.dtype)), round_half_even(y_pred), "y_true and round(y_pred)")
     return matches.to(torch.float32).mean(dim=-1)
 
 

@@ -1,8 +1,9 @@
-"""The one table of metrics: a row per class, with its Keras names.
+"""The one table of metrics: a row per class, with its Keras names, and ``get()``.
 
 Every place that maps a name to a metric reads this table: :func:`get`,
-the resolution of ``"accuracy"``, :func:`explain`, ``collection()``, the tests
-and the benchmark.
+:func:`explain`, ``collection()``, the package's exports, the docs, the tests
+and the benchmark. (What ``"accuracy"`` resolves to is the rule of
+``resolve.py``; the table reads each class's kind from there.)
 
 Example:
     >>> from torch_keras_acc import registry
@@ -17,13 +18,14 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from torch_keras_acc import legacy, metrics
 from torch_keras_acc._mean import KerasMeanMetric
-from torch_keras_acc.resolve import KerasAccuracy
+from torch_keras_acc.resolve import VARIANTS, KerasAccuracy, Kind, Semantics, kind_of
 
-Kind = Literal["binary", "sparse", "categorical"]
+__all__ = ["Entry", "ENTRIES", "KERAS", "by_name", "by_class", "variant", "names", "get"]
+
 Family = Literal["keras", "legacy", "string"]
 
 
@@ -37,53 +39,54 @@ class Entry:
         class_name: the ``class_name`` of a Keras config dict (ours for classes Keras lacks).
         family: ``"keras"`` (a Keras 3 metric), ``"legacy"`` (Keras <= 2.2's kernels) or
             ``"string"`` (the string ``"accuracy"`` of ``compile``).
-        kind: what ``"accuracy"`` resolves to this class for, or None.
         strings: the identifiers ``get`` accepts for it besides ``class_name`` (compared
             case-insensitively for the ``"string"`` family, as ``compile`` does).
         summary: what it computes, in words (explain() reports use it).
+        row: the label of its row in explain() reports, formatted with the config
+            (``{threshold}``, ``{k}``); None: not shown there.
     """
 
     cls: type[KerasMeanMetric]
     name: str
     class_name: str
     family: Family
-    kind: Kind | None = None
     strings: tuple[str, ...] = ()
     summary: str = ""
+    row: str | None = None
+
+    @property
+    def kind(self) -> Kind | None:
+        """What ``"accuracy"`` resolves to this class for (``resolve.VARIANTS``), or None."""
+        return kind_of(self.cls)
 
 
 ENTRIES: tuple[Entry, ...] = (
-    Entry(metrics.Accuracy, "accuracy", "Accuracy", "keras"),
-    Entry(metrics.BinaryAccuracy, "binary_accuracy", "BinaryAccuracy", "keras", "binary", ("binary_accuracy",)),
-    Entry(metrics.CategoricalAccuracy, "categorical_accuracy", "CategoricalAccuracy", "keras", "categorical", ("categorical_accuracy",)),
+    Entry(metrics.Accuracy, "accuracy", "Accuracy", "keras", row="accuracy (element-wise equality)"),
+    Entry(metrics.BinaryAccuracy, "binary_accuracy", "BinaryAccuracy", "keras", ("binary_accuracy",), row="binary_accuracy(threshold={threshold})"),
+    Entry(metrics.CategoricalAccuracy, "categorical_accuracy", "CategoricalAccuracy", "keras", ("categorical_accuracy",), row="categorical_accuracy"),
     Entry(
-        metrics.SparseCategoricalAccuracy,
-        "sparse_categorical_accuracy",
-        "SparseCategoricalAccuracy",
-        "keras",
-        "sparse",
-        ("sparse_categorical_accuracy",),
-    ),
-    Entry(metrics.TopKCategoricalAccuracy, "top_k_categorical_accuracy", "TopKCategoricalAccuracy", "keras", None, ("top_k_categorical_accuracy",)),
-    Entry(
-        metrics.SparseTopKCategoricalAccuracy,
-        "sparse_top_k_categorical_accuracy",
-        "SparseTopKCategoricalAccuracy",
-        "keras",
-        None,
-        ("sparse_top_k_categorical_accuracy",),
-    ),
-    Entry(KerasAccuracy, "accuracy", "KerasAccuracy", "string", None, ("accuracy", "acc")),
-    Entry(
-        legacy.LegacyBinaryAccuracy, "binary_accuracy", "LegacyBinaryAccuracy", "legacy", "binary",
-        summary="binary accuracy as y_true == round(y_pred), averaged over the last axis",
+        metrics.SparseCategoricalAccuracy, "sparse_categorical_accuracy", "SparseCategoricalAccuracy", "keras",
+        ("sparse_categorical_accuracy",), row="sparse_categorical_accuracy",
     ),
     Entry(
-        legacy.LegacyCategoricalAccuracy, "categorical_accuracy", "LegacyCategoricalAccuracy", "legacy", "categorical",
+        metrics.TopKCategoricalAccuracy, "top_k_categorical_accuracy", "TopKCategoricalAccuracy", "keras",
+        ("top_k_categorical_accuracy",), row="top_k_categorical_accuracy(k={k})",
+    ),
+    Entry(
+        metrics.SparseTopKCategoricalAccuracy, "sparse_top_k_categorical_accuracy", "SparseTopKCategoricalAccuracy", "keras",
+        ("sparse_top_k_categorical_accuracy",), row="sparse_top_k_categorical_accuracy(k={k})",
+    ),
+    Entry(KerasAccuracy, "accuracy", "KerasAccuracy", "string", ("accuracy", "acc")),
+    Entry(
+        legacy.LegacyBinaryAccuracy, "binary_accuracy", "LegacyBinaryAccuracy", "legacy",
+        summary="binary accuracy as y_true == round(y_pred), averaged over the last axis", row="legacy binary_accuracy (round)",
+    ),
+    Entry(
+        legacy.LegacyCategoricalAccuracy, "categorical_accuracy", "LegacyCategoricalAccuracy", "legacy",
         summary="categorical accuracy (argmax of one-hot labels)",
     ),
     Entry(
-        legacy.LegacySparseCategoricalAccuracy, "sparse_categorical_accuracy", "LegacySparseCategoricalAccuracy", "legacy", "sparse",
+        legacy.LegacySparseCategoricalAccuracy, "sparse_categorical_accuracy", "LegacySparseCategoricalAccuracy", "legacy",
         summary="sparse categorical accuracy",
     ),
 )
@@ -109,15 +112,9 @@ def by_class(cls: type) -> Entry | None:
     return next((e for e in ENTRIES if e.cls is cls), None)
 
 
-def by_spec(spec: object) -> Entry:
-    """The entry of the class that declares ``spec`` (each spec belongs to one class)."""
-    return next(e for e in ENTRIES if e.cls.spec is spec)
-
-
-def variant(kind: Kind, semantics: Literal["keras3", "legacy"]) -> type[KerasMeanMetric]:
+def variant(kind: Kind, semantics: Semantics) -> type[KerasMeanMetric]:
     """The class ``"accuracy"`` stands for on a problem of this kind."""
-    family = "keras" if semantics == "keras3" else "legacy"
-    return next(e.cls for e in ENTRIES if e.family == family and e.kind == kind)
+    return VARIANTS[semantics, kind]
 
 
 def names() -> list[str]:
@@ -126,3 +123,54 @@ def names() -> list[str]:
     for entry in ENTRIES:
         out += [s for s in (*entry.strings, entry.class_name) if s not in out]
     return out
+
+
+def get(identifier: Any, **kwargs: Any) -> KerasMeanMetric:
+    """A metric from a Keras identifier, like ``keras.metrics.get`` / ``model.compile``.
+
+    * ``"accuracy"`` / ``"acc"`` (any case, as in ``compile``): :class:`KerasAccuracy`
+      named after the string. Note ``keras.metrics.get("accuracy")`` itself
+      returns the element-wise ``Accuracy``; ``compile`` does not, and we follow
+      ``compile``. For element-wise equality use :class:`Accuracy` or its config.
+    * a metric's function or class name (``"sparse_categorical_accuracy"``,
+      ``"SparseTopKCategoricalAccuracy"``, ...): that metric, named as Keras does.
+    * a Keras config dict, ``{"class_name": ..., "config": {...}}`` as written by
+      ``keras.metrics.serialize`` (extra keys like ``"module"`` are ignored).
+    * a metric class (instantiated with ``kwargs``) or instance (returned as is).
+
+    Example:
+        >>> from torch_keras_acc import get
+        >>> get("acc")
+        KerasAccuracy(name='acc', dtype='float32', semantics='keras3', variant=unresolved)
+        >>> get({"class_name": "SparseTopKCategoricalAccuracy", "config": {"k": 3, "name": "top3"}}).k
+        3
+    """
+    if isinstance(identifier, KerasMeanMetric):
+        if kwargs:
+            raise ValueError(f"get: keyword arguments {sorted(kwargs)} cannot apply to an existing metric instance")
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, KerasMeanMetric):
+        return identifier(**kwargs)
+    if isinstance(identifier, (list, tuple)):
+        raise ValueError(
+            f"get: returns one metric, got a {type(identifier).__name__} of {len(identifier)}; for a Keras "
+            "compile(metrics=[...]) list use torch_keras_acc.collection(metrics), which returns a MetricCollection"
+        )
+    if isinstance(identifier, dict):
+        if "class_name" not in identifier:
+            raise ValueError(f"get: a config dict needs 'class_name' and 'config' (keras.metrics.serialize format), got keys {sorted(identifier)}")
+        found = next((e for e in ENTRIES if e.class_name == identifier["class_name"]), None)
+        if found is None:
+            raise ValueError(f"get: unknown class_name {identifier['class_name']!r}; expected one of {sorted(e.class_name for e in ENTRIES)}")
+        return found.cls.from_config({**identifier.get("config", {}), **kwargs})
+    if isinstance(identifier, str):
+        found = by_name(identifier)
+        if found is not None:
+            if identifier == found.class_name:
+                return found.cls(**kwargs)
+            return found.cls(**{"name": identifier, **kwargs})  # named after the string, as compile does
+    raise ValueError(
+        f"get: could not interpret metric identifier {identifier!r}; expected 'accuracy'/'acc', a Keras accuracy "
+        f"name such as 'sparse_categorical_accuracy', a class name such as 'TopKCategoricalAccuracy', a Keras config dict, "
+        "or a metric class or instance"
+    )

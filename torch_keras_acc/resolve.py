@@ -38,14 +38,31 @@ from typing import Any, Literal, Mapping
 
 from torch import Tensor
 
+from torch_keras_acc import legacy, metrics
 from torch_keras_acc._convert import ArrayLike, to_tensor
 from torch_keras_acc._mean import KerasMeanMetric
 from torch_keras_acc._spec import KernelSpec
 
-__all__ = ["KerasAccuracy", "get", "resolve_accuracy", "loss_kind"]
+__all__ = ["KerasAccuracy", "VARIANTS", "resolve_accuracy", "loss_kind"]
 
 Semantics = Literal["keras3", "legacy"]
 SEMANTICS = ("keras3", "legacy")
+Kind = Literal["binary", "sparse", "categorical"]
+
+#: What ``"accuracy"`` stands for, per semantics and kind of problem (the registry reads it too).
+VARIANTS: dict[tuple[Semantics, Kind], type[KerasMeanMetric]] = {
+    ("keras3", "binary"): metrics.BinaryAccuracy,
+    ("keras3", "sparse"): metrics.SparseCategoricalAccuracy,
+    ("keras3", "categorical"): metrics.CategoricalAccuracy,
+    ("legacy", "binary"): legacy.LegacyBinaryAccuracy,
+    ("legacy", "sparse"): legacy.LegacySparseCategoricalAccuracy,
+    ("legacy", "categorical"): legacy.LegacyCategoricalAccuracy,
+}
+
+
+def kind_of(cls: type) -> Kind | None:
+    """The kind of problem ``"accuracy"`` resolves to ``cls`` for, or None."""
+    return next((kind for (_, kind), c in VARIANTS.items() if c is cls), None)
 
 # Keras names of losses (function and class spellings, and Keras's aliases).
 _LOSS_NAMES = {
@@ -114,8 +131,6 @@ def resolve_accuracy(y_true: ArrayLike, y_pred: ArrayLike, loss: Any = None, sem
     sample and ``CategoricalAccuracy`` for any other (``model.evaluate`` runs
     in the fixtures).
     """
-    from torch_keras_acc import registry  # the registry lists KerasAccuracy, defined below
-
     if semantics not in SEMANTICS:
         raise ValueError(f"accuracy: semantics must be one of {SEMANTICS}, got {semantics!r}")
     y_true, y_pred = _shapes(y_true, y_pred)
@@ -123,13 +138,13 @@ def resolve_accuracy(y_true: ArrayLike, y_pred: ArrayLike, loss: Any = None, sem
     if semantics == "legacy":
         # Keras 2.2 models never output rank 1: such arrays stand for (N, 1).
         if y_pred.ndim == 1 or y_pred.shape[-1] == 1 or kind == "binary":
-            return registry.variant("binary", "legacy")
-        return registry.variant("sparse" if kind == "sparse" else "categorical", "legacy")
+            return VARIANTS["legacy", "binary"]
+        return VARIANTS["legacy", "sparse" if kind == "sparse" else "categorical"]
     if y_pred.shape[-1] == 1:
-        return registry.variant("binary", "keras3")
+        return VARIANTS["keras3", "binary"]
     if y_true.ndim < y_pred.ndim or (y_true.shape[-1] == 1 and y_pred.shape[-1] > 1):
-        return registry.variant("sparse", "keras3")
-    return registry.variant("categorical", "keras3")
+        return VARIANTS["keras3", "sparse"]
+    return VARIANTS["keras3", "categorical"]
 
 
 class KerasAccuracy(KerasMeanMetric):
@@ -192,19 +207,14 @@ class KerasAccuracy(KerasMeanMetric):
         return spec, spec.defaults  # the string takes no arguments: each variant's Keras defaults
 
     def _accepted(self, spec: KernelSpec, y_true: Tensor, y_pred: Tensor) -> None:
-        from torch_keras_acc import registry
-
         if self.variant is None:  # only once the first batch is known to be valid
-            self.variant = registry.by_spec(spec).cls
+            self.variant = next(cls for cls in VARIANTS.values() if cls.spec is spec)
             self._resolved_shapes = _non_batch_shapes(y_true, y_pred)
             self._warn_if_loss_disagrees(self.variant)
 
     def _warn_if_loss_disagrees(self, chosen: type[KerasMeanMetric]) -> None:
-        from torch_keras_acc import registry
-
         kind = loss_kind(self.loss)
-        entry = registry.by_class(chosen)
-        chosen_kind = entry.kind if entry is not None else None
+        chosen_kind = kind_of(chosen)
         if self.semantics != "keras3" or kind in (None, "other") or chosen_kind == kind:
             return
         if kind == "categorical" and chosen_kind == "sparse":
@@ -224,62 +234,6 @@ class KerasAccuracy(KerasMeanMetric):
             config["semantics"] = self.semantics
         return config
 
-    def _config_for_keras(self) -> dict[str, Any]:
-        return {}
-
     def extra_repr(self) -> str:
         chosen = self.variant.__name__ if self.variant else "unresolved"
         return f"{super().extra_repr()}, semantics={self.semantics!r}, variant={chosen}"
-
-
-def get(identifier: Any, **kwargs: Any) -> KerasMeanMetric:
-    """A metric from a Keras identifier, like ``keras.metrics.get`` / ``model.compile``.
-
-    * ``"accuracy"`` / ``"acc"`` (any case, as in ``compile``): :class:`KerasAccuracy`
-      named after the string. Note ``keras.metrics.get("accuracy")`` itself
-      returns the element-wise ``Accuracy``; ``compile`` does not, and we follow
-      ``compile``. For element-wise equality use :class:`Accuracy` or its config.
-    * a metric's function or class name (``"sparse_categorical_accuracy"``,
-      ``"SparseTopKCategoricalAccuracy"``, ...): that metric, named as Keras does.
-    * a Keras config dict, ``{"class_name": ..., "config": {...}}`` as written by
-      ``keras.metrics.serialize`` (extra keys like ``"module"`` are ignored).
-    * a metric class (instantiated with ``kwargs``) or instance (returned as is).
-
-    Example:
-        >>> from torch_keras_acc import get
-        >>> get("acc")
-        KerasAccuracy(name='acc', dtype='float32', semantics='keras3', variant=unresolved)
-        >>> get({"class_name": "SparseTopKCategoricalAccuracy", "config": {"k": 3, "name": "top3"}}).k
-        3
-    """
-    from torch_keras_acc import registry
-
-    if isinstance(identifier, KerasMeanMetric):
-        if kwargs:
-            raise ValueError(f"get: keyword arguments {sorted(kwargs)} cannot apply to an existing metric instance")
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, KerasMeanMetric):
-        return identifier(**kwargs)
-    if isinstance(identifier, (list, tuple)):
-        raise ValueError(
-            f"get: returns one metric, got a {type(identifier).__name__} of {len(identifier)}; for a Keras "
-            "compile(metrics=[...]) list use torch_keras_acc.collection(metrics), which returns a MetricCollection"
-        )
-    if isinstance(identifier, dict):
-        if "class_name" not in identifier:
-            raise ValueError(f"get: a config dict needs 'class_name' and 'config' (keras.metrics.serialize format), got keys {sorted(identifier)}")
-        found = next((e for e in registry.ENTRIES if e.class_name == identifier["class_name"]), None)
-        if found is None:
-            raise ValueError(f"get: unknown class_name {identifier['class_name']!r}; expected one of {sorted(e.class_name for e in registry.ENTRIES)}")
-        return found.cls.from_config({**identifier.get("config", {}), **kwargs})
-    if isinstance(identifier, str):
-        found = registry.by_name(identifier)
-        if found is not None:
-            if identifier == found.class_name:
-                return found.cls(**kwargs)
-            return found.cls(**{"name": identifier, **kwargs})  # named after the string, as compile does
-    raise ValueError(
-        f"get: could not interpret metric identifier {identifier!r}; expected 'accuracy'/'acc', a Keras accuracy "
-        f"name such as 'sparse_categorical_accuracy', a class name such as 'TopKCategoricalAccuracy', a Keras config dict, "
-        "or a metric class or instance"
-    )

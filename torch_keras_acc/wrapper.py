@@ -26,7 +26,7 @@ from typing import Any, Callable, ClassVar, Mapping
 import torch
 from torch import Tensor
 
-from torch_keras_acc._convert import dtype_name, to_tensor
+from torch_keras_acc._convert import to_tensor
 from torch_keras_acc._mean import KerasMeanMetric
 from torch_keras_acc._spec import KernelSpec
 
@@ -130,12 +130,9 @@ class MeanMetricWrapper(KerasMeanMetric):
     def _batch_spec(self, y_true: Tensor, y_pred: Tensor) -> tuple[KernelSpec, Mapping[str, Any]]:
         return self._fn_spec, self._config
 
-    def get_config(self) -> dict[str, Any]:
-        """Keras's config: ``name``, ``dtype``, ``fn`` and the function's keyword arguments."""
-        config = {"name": self.name, "dtype": dtype_name(self.dtype_config), "fn": self.fn, **self._config}
-        if self.ignore_index is not None:
-            config["ignore_index"] = self.ignore_index
-        return config
+    def _config_for_keras(self) -> dict[str, Any]:
+        """Keras's config beyond ``name`` and ``dtype``: ``fn`` and the function's keyword arguments."""
+        return {"fn": self.fn, **self._config}
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={_fn_name(v) if k == 'fn' else repr(v)}" for k, v in self.get_config().items())
