@@ -24,6 +24,7 @@ import re
 import warnings
 from typing import Any, Iterable, Sequence
 
+import torch
 from torchmetrics import Metric, MetricCollection
 
 from torch_keras_acc import registry
@@ -293,6 +294,7 @@ class KerasMetricCollection(MetricCollection):
         for _, metric, is_unweighted in self._entries():
             metric.update(*args, **metric._filter_kwargs(**(plain if is_unweighted else weighted)))
 
+    @torch.jit.unused  # as torchmetrics' own: a model holding the collection still scripts
     def forward(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Each entry's value on this batch (and accumulate); ``sample_weight`` reaches the weighted ones only."""
         args, weighted, plain = self._route(args, kwargs)
