@@ -98,3 +98,14 @@ def test_torchmetrics_metric_beside_keras_names():
 def test_empty_lists_are_refused():
     with pytest.raises(ValueError, match="empty"):
         tka.collection([], weighted_metrics=[])
+
+
+def test_plain_functions_are_named_as_compile_names_them():
+    import functools
+
+    def perSampleMiss(y_true, y_pred):  # noqa: N802
+        return (y_true != y_pred.argmax(-1)).float()
+
+    metrics = tka.collection([perSampleMiss, functools.partial(perSampleMiss), torch.nn.functional.l1_loss])
+    assert sorted(metrics.keys()) == ["l1_loss", "partial", "per_sample_miss"]
+    assert isinstance(metrics["per_sample_miss"], tka.MeanMetricWrapper)

@@ -4,6 +4,7 @@ an integer dtype, and plain functions in collection() named and valued as compil
 
 from __future__ import annotations
 
+import functools
 import json
 import pickle
 
@@ -66,7 +67,12 @@ def test_keras_test_config_round_trip():
 @pytest.mark.skipif(DOC["compiled_functions"] is None, reason="fixture missing")
 def test_plain_functions_in_collection_as_compile():
     case = DOC["compiled_functions"]
-    metrics = tka.collection([FUNCTIONS[f] for f in case["metrics"]], weighted_metrics=[FUNCTIONS[f] for f in case["weighted_metrics"]])
+    def item(spec):
+        if isinstance(spec, str):
+            return FUNCTIONS[spec]
+        return functools.partial(FUNCTIONS[spec["partial"]], power=spec["power"])
+
+    metrics = tka.collection([item(f) for f in case["metrics"]], weighted_metrics=[item(f) for f in case["weighted_metrics"]])
     assert sorted(metrics.keys()) == sorted(k for k in case["evaluate_keys"] if k != "loss")
     y_pred, y_true, w = (torch.tensor(case[k]) for k in ("y_pred", "y_true", "sample_weight"))
     for i in range(0, len(y_pred), 8):  # evaluate's batches

@@ -125,7 +125,8 @@ def _metric(item: Any, loss: Any, sparse_kwargs: dict[str, Any]) -> tuple[str, M
             metric = type(metric).from_config({**metric.get_config(), **extra, **sparse_kwargs})
         return metric.name, metric
     if _is_plain_function(item):  # as compile does: MeanMetricWrapper, named after the function
-        name = _snake_case(getattr(item, "__name__", None) or getattr(getattr(item, "func", None), "__name__", "") or "mean_metric_wrapper")
+        # Keras's get_object_name: the function's name; a partial has none, so its class's ("partial")
+        name = _snake_case(getattr(item, "__name__", None) or type(item).__name__)
         return name, MeanMetricWrapper(item, name=name)
     raise TypeError(
         f"collection: cannot use {item!r} (type {type(item).__name__}) as a metric; expected a name such as 'accuracy' "
