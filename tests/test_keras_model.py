@@ -125,6 +125,11 @@ def test_compile_configs_keras_writes(tmp_path):
         z.writestr("config.json", json.dumps({"class_name": "Sequential", "config": {}, "compile_config": compile_config}))
     with pytest.raises(ValueError, match="the function 'my_metric'.*does not provide"):
         tka.from_keras_model(path)
+    compile_config["metrics"] = {"head0": ["accuracy"], "head1": ["accuracy"]}
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("config.json", json.dumps({"class_name": "Functional", "config": {}, "compile_config": compile_config}))
+    with pytest.raises(ValueError, match=r"metrics per output \(\['head0', 'head1'\]\); only single-output models"):
+        tka.from_keras_model(path)
 
 
 def test_h5_without_h5py_says_so(monkeypatch):
