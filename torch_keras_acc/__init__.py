@@ -30,6 +30,8 @@ from torch_keras_acc import registry
 from torch_keras_acc.registry import get
 from torch_keras_acc.explain import AccuracyReport, explain, threshold_sweep
 from torch_keras_acc.collection import collection
+from torch_keras_acc.wrapper import MeanMetricWrapper
+from torch_keras_acc.keras_model import from_keras_model
 from torch_keras_acc import hf
 
 # The one place the version is written: pyproject.toml reads it (dynamic = ["version"]).
@@ -42,10 +44,12 @@ __all__ = [
     "AccuracyReport",
     "KerasMeanMetric",
     "KerasPitfallWarning",
+    "MeanMetricWrapper",
     "__version__",
     "collection",
     "distributed",
     "explain",
+    "from_keras_model",
     "functional",
     "get",
     "hf",
