@@ -1,7 +1,7 @@
 """The one stateful piece: Keras's weighted mean of per-sample values.
 
 ``KerasMeanMetric`` is our ``MeanMetricWrapper``: a subclass names the
-:class:`~torch_keras_acc._spec.KernelSpec` of its kernel; this class applies
+[`KernelSpec`][torch_keras_acc._spec.KernelSpec] of its kernel; this class applies
 Keras's ``sample_weight`` and mask rules and keeps ``total`` and ``count``.
 It reads nothing about a subclass but its spec and its constructor arguments.
 
@@ -136,7 +136,7 @@ def _check_ignore_index(name: str, value: Any) -> int | None:
 class KerasMeanMetric(CompatMetric):
     """Weighted mean of a per-sample Keras kernel, as a torchmetrics ``Metric``.
 
-    A subclass sets ``spec`` (a :class:`~torch_keras_acc._spec.KernelSpec`) and
+    A subclass sets ``spec`` (a [`KernelSpec`][torch_keras_acc._spec.KernelSpec]) and
     passes its Keras arguments as ``config``; each becomes an attribute
     (``metric.k``, ``metric.threshold``) and part of ``get_config()``.
 
@@ -149,7 +149,7 @@ class KerasMeanMetric(CompatMetric):
       as Keras scores them, and counted on the device (no host sync per
       update). ``compute()`` then warns once (``"warn"``, default), raises
       ``ValueError`` (``"raise"``), or says nothing (``"ignore"``).
-    * ``warn_pitfalls``: warn once (:class:`KerasPitfallWarning`) when the first
+    * ``warn_pitfalls``: warn once ([`KerasPitfallWarning`][torch_keras_acc.KerasPitfallWarning]) when the first
       batch looks like a common mistake, e.g. one-hot labels fed to a sparse
       metric. Value checks run on the first batch only (and not while torch.compile traces).
     * ``ignore_index`` (metrics with class-id labels): labels equal to it are
@@ -357,11 +357,11 @@ class KerasMeanMetric(CompatMetric):
         self.update(y_pred, y_true, sample_weight, mask)
 
     def result(self) -> Tensor:
-        """Keras's name for :meth:`compute`."""
+        """Keras's name for [`compute()`][torch_keras_acc.KerasMeanMetric.compute]."""
         return self.compute()
 
     def reset_state(self) -> None:
-        """Keras's name for :meth:`reset`."""
+        """Keras's name for torchmetrics' ``reset()``."""
         self.reset()
 
     # -- config ---------------------------------------------------------------
@@ -380,7 +380,7 @@ class KerasMeanMetric(CompatMetric):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> KerasMeanMetric:
-        """Build a metric from :meth:`get_config` output (or Keras's own)."""
+        """Build a metric from [`get_config()`][torch_keras_acc.KerasMeanMetric.get_config] output (or Keras's own)."""
         return cls(**config)
 
     def extra_repr(self) -> str:

@@ -1,20 +1,18 @@
 """Which implementation of a primitive runs: one table per primitive, and a public switch.
 
-Every primitive of :mod:`torch_keras_acc._tf_ops` (argmax, in_top_k) has
+Every primitive of ``torch_keras_acc._tf_ops`` (argmax, in_top_k) has
 several implementations that give bit-identical answers:
 
-========== =================================================================
-path       when it runs by default
-========== =================================================================
-cpu_fast   eager CPU tensors: one fast reduction, the reference on rare rows
-triton     CUDA tensors, opt-in (``TORCH_KERAS_ACC_TRITON=1``): fused kernels
-compiled   CUDA tensors, opt-in (``TORCH_KERAS_ACC_COMPILE_CUDA=1``): inductor
-reference  everything else: plain PyTorch, the definition of the semantics
-========== =================================================================
+| path | when it runs by default |
+|---|---|
+| cpu_fast | eager CPU tensors: one fast reduction, the reference on rare rows |
+| triton | CUDA tensors, opt-in (``TORCH_KERAS_ACC_TRITON=1``): fused kernels |
+| compiled | CUDA tensors, opt-in (``TORCH_KERAS_ACC_COMPILE_CUDA=1``): inductor |
+| reference | everything else: plain PyTorch, the definition of the semantics |
 
 A table lists its rows in order of preference; the first row that applies to
 the input runs (while ``torch.compile`` traces, always the reference, which
-inductor fuses). :func:`kernel_path` forces one path inside a ``with`` block
+inductor fuses). [`kernel_path`][torch_keras_acc.kernel_path] forces one path inside a ``with`` block
 (tests and the benchmark use it; so can a user who wants the reference): the
 forced row runs wherever it can run at all (``compiled`` and ``triton`` then
 run on the CPU too, the latter under ``TRITON_INTERPRET=1``), and inputs it
@@ -57,7 +55,7 @@ DEFAULT_ON_CUDA = {
 
 @dataclass
 class PathLog:
-    """What ran inside a :func:`kernel_path` block: primitive -> the set of paths taken."""
+    """What ran inside a [`kernel_path`][torch_keras_acc.kernel_path] block: primitive -> the set of paths taken."""
 
     forced: str | None
     chunk_elements: int | None = None
@@ -86,7 +84,7 @@ def kernel_path(
             (0: none do; a huge value: all do); None keeps the tuned size.
 
     Yields:
-        A :class:`PathLog`; ``log.used`` maps each primitive that ran to the paths it took.
+        A [`PathLog`][torch_keras_acc._paths.PathLog]; ``log.used`` maps each primitive that ran to the paths it took.
     """
     if path is not None and path not in PATHS:
         raise ValueError(f"kernel_path: path must be one of {PATHS}, got {path!r}")
@@ -111,7 +109,7 @@ def tuned(name: str, default: int) -> int:
 
 
 def forced() -> str | None:
-    """The path a :func:`kernel_path` block forces now, or None."""
+    """The path a ``kernel_path`` block forces now, or None."""
     log = _ACTIVE.get()
     return log.forced if log is not None else None
 

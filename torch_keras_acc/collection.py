@@ -23,6 +23,7 @@ from typing import Any, Sequence
 from torchmetrics import MetricCollection
 
 from torch_keras_acc import registry
+from torch_keras_acc._losses import check_loss_name
 from torch_keras_acc._mean import KerasMeanMetric
 from torch_keras_acc.resolve import KerasAccuracy, get
 
@@ -110,12 +111,12 @@ def collection(metrics: Sequence[Any], loss: Any = None, prefix: str | None = No
 
     Args:
         metrics: the list: names and aliases (``"accuracy"``/``"acc"`` follow
-            ``compile``: :class:`KerasAccuracy`), Keras class names, Keras config
+            ``compile``: [`KerasAccuracy`][torch_keras_acc.resolve.KerasAccuracy]), Keras class names, Keras config
             dicts (an extension: Keras's ``compile`` reads a dict as one per output),
             our metric instances and classes, and Keras metric objects, classes
             and functions (converted; Keras need not be installed otherwise).
         loss: the model's loss, handed to every ``"accuracy"`` (it matters for
-            ``semantics="legacy"`` and feeds :class:`KerasAccuracy`'s warning).
+            ``semantics="legacy"`` and feeds [`KerasAccuracy`][torch_keras_acc.resolve.KerasAccuracy]'s warning).
         prefix: prepended to every key, e.g. ``"val_"`` for Keras's validation names.
 
     Instances in the list are used as they are (not copied). Ready for
@@ -131,6 +132,7 @@ def _collection(metrics: Sequence[Any], loss: Any, prefix: str | None, sparse_kw
             f"collection: expected a list of metrics, as in model.compile(metrics=[...]), got {type(metrics).__name__}; "
             "wrap a single metric in a list. (Keras's per-output dict of lists is not supported: make one collection per output)"
         )
+    check_loss_name(loss, "collection")  # before any metric is built: a typo is an error, as in the CLI
     named: dict[str, KerasMeanMetric] = {}
     for item in metrics:
         key, metric = _metric(item, loss, sparse_kwargs)

@@ -28,6 +28,7 @@ from torch import Tensor
 
 from torch_keras_acc import functional as F
 from torch_keras_acc import legacy, registry
+from torch_keras_acc._losses import check_loss_name
 from torch_keras_acc._convert import ArrayLike, to_tensor
 from torch_keras_acc._mean import KerasMeanMetric
 from torch_keras_acc.metrics import (
@@ -61,7 +62,7 @@ def float32_repr(x: Any) -> Any:
 
 @dataclass
 class AccuracyReport:
-    """What :func:`explain` found. ``print(report)`` shows a table; ``to_dict()`` / ``to_json()`` the data."""
+    """What [`explain()`][torch_keras_acc.explain.explain] found. ``print(report)`` shows a table; ``to_dict()`` / ``to_json()`` the data."""
 
     y_true_shape: list[int]
     y_pred_shape: list[int]
@@ -75,7 +76,7 @@ class AccuracyReport:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """The report as plain data, numbers as the float32 values a user reads (see :func:`float32_repr`)."""
+        """The report as plain data, numbers as the float32 values a user reads (see [`float32_repr`][torch_keras_acc.explain.float32_repr])."""
         return float32_repr(asdict(self))
 
     def to_json(self) -> str:
@@ -128,6 +129,7 @@ def explain(
     PyTorch loss) only matters for the legacy resolution; ``threshold`` is the
     binary threshold of the Keras variants.
     """
+    check_loss_name(loss, "explain")
     yt = to_tensor(y_true, "y_true", "explain")
     yp = to_tensor(y_pred, "y_pred", "explain")
     sw = None if sample_weight is None else to_tensor(sample_weight, "sample_weight", "explain")

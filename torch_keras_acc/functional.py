@@ -191,7 +191,7 @@ def _class_ids(labels: Tensor, scores_dtype: torch.dtype) -> Tensor:
 
 
 def _compare_labels(name: str, labels: Tensor, index: Tensor, scores_dtype: torch.dtype) -> Tensor:
-    """``labels == index`` with Keras's label cast (see :func:`_class_ids`), exactly."""
+    """``labels == index`` with Keras's label cast (see ``_class_ids``), exactly."""
     ids = _class_ids(labels, scores_dtype)
     return _equal(name, ids, index.to(ids.dtype), "y_true and argmax(y_pred)")
 
@@ -295,6 +295,12 @@ def top_k_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, k: int = 5,
     # integer scores, which TensorFlow refuses, we score as Keras would on float32 ones).
     if y_pred.is_floating_point():
         y_true = y_true.to(y_pred.dtype)
+    if y_pred.ndim >= 2 and math.prod(y_true.shape[:-1]) != math.prod(y_pred.shape[:-1]):
+        # Checked before the argmax, so the message shows the shape the user passed, not argmax(y_true)'s.
+        raise ValueError(
+            f"{name}: y_true of shape {tuple(y_true.shape)} does not match y_pred of shape {tuple(y_pred.shape)}; "
+            "expected one-hot labels with one row per row of y_pred (classes on the last axis)"
+        )
     labels = argmax_last(y_true)
     return _top_k(name, labels, y_pred, _check_k(name, k))
 
@@ -362,7 +368,7 @@ def invalid_label_count(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.d
 
 
 def _invalid_count(labels: Tensor, num_classes: int, keep: Tensor | None = None) -> Tensor | int:
-    """The count behind :func:`invalid_label_count`, among the labels ``keep`` marks
+    """The count behind ``invalid_label_count``, among the labels ``keep`` marks
     (None: all); the int 0 when the CPU fast path proves every label valid (the
     metrics then skip the state update)."""
     if labels.dtype == torch.bool:

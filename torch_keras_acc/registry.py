@@ -1,7 +1,7 @@
 """The one table of metrics: a row per class, with its Keras names.
 
-Every place that maps a name to a metric reads this table: :func:`get`,
-the resolution of ``"accuracy"``, :func:`explain`, ``collection()``, the tests
+Every place that maps a name to a metric reads this table: [`get()`][torch_keras_acc.resolve.get],
+the resolution of ``"accuracy"``, [`explain()`][torch_keras_acc.explain.explain], [`collection()`][torch_keras_acc.collection.collection], the tests
 and the benchmark.
 
 Example:
