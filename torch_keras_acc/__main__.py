@@ -157,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\nThreshold sweep (binary accuracy, y_pred > t):")
             for t, a in sweep:
                 print(f"  t={t:<8g} {a:.4f}")
+            best_t, best_a = sweep[best_threshold(sweep, args.threshold)]
+            print(f"best: t = {best_t:g} ({best_a:.4f}); the threshold used: t = {args.threshold:g}")
         elif sweep_note:
             print(f"\n{sweep_note}")
         if args.plot and plot_note is None:
@@ -179,6 +181,12 @@ def _why_no_sweep(report: AccuracyReport) -> str | None:
     )
 
 
+def best_threshold(sweep: list[tuple[float, float]], threshold: float) -> int:
+    """The index of the sweep's best accuracy; on ties, the threshold nearest the one in use
+    (the text output and the plot mark the same point)."""
+    return max(range(len(sweep)), key=lambda i: (sweep[i][1], -abs(sweep[i][0] - threshold)))
+
+
 def _plot(sweep: list[tuple[float, float]], path: str, threshold: float, report: AccuracyReport) -> None:
     import matplotlib
 
@@ -186,7 +194,7 @@ def _plot(sweep: list[tuple[float, float]], path: str, threshold: float, report:
     import matplotlib.pyplot as plt
 
     ts, accs = [t for t, _ in sweep], [a for _, a in sweep]
-    best = max(range(len(sweep)), key=lambda i: (accs[i], -abs(ts[i] - threshold)))  # ties: nearest the one in use
+    best = best_threshold(sweep, threshold)
     used = [a for t, a in sweep if t == threshold]
     shape = report.y_pred_shape
     n = f"N = {shape[0]}" + (f" samples x {int(np.prod(shape[1:]))} labels" if report.problem == "multilabel" else "")

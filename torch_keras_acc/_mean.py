@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import warnings
 import zlib
 from typing import Any, ClassVar, Literal, Mapping, Sequence
 
@@ -30,8 +29,10 @@ from torchmetrics import Metric
 from torch_keras_acc._compat import CompatMetric, accumulator_dtype, add_to, is_compiling
 from torch_keras_acc._convert import ArrayLike, dtype_name, resolve_dtype, to_tensor
 from torch_keras_acc._pitfalls import KerasPitfallWarning
+from torch_keras_acc._plot import plot_accuracy
 from torch_keras_acc._spec import KernelSpec
 from torch_keras_acc._tf_ops import squeeze_or_expand_to_same_rank
+from torch_keras_acc._warn import warn_user
 
 OnInvalid = Literal["warn", "raise", "ignore"]
 ON_INVALID = ("warn", "raise", "ignore")
@@ -325,7 +326,7 @@ class KerasMeanMetric(CompatMetric):
     def _warn_pitfalls(self, spec: KernelSpec, config: Mapping[str, Any], y_true: Tensor, y_pred: Tensor) -> None:
         self._pitfalls_checked = True  # value rules read the first batch only: one host sync per metric
         for message in spec.pitfalls(y_true, y_pred, config):
-            warnings.warn(f"{self.name} ({type(self).__name__}): {message} (warn_pitfalls=False silences this)", KerasPitfallWarning, stacklevel=5)
+            warn_user(f"{self.name} ({type(self).__name__}): {message} (warn_pitfalls=False silences this)", KerasPitfallWarning)
 
     # -- results --------------------------------------------------------------
     def compute(self) -> Tensor:
@@ -339,17 +340,19 @@ class KerasMeanMetric(CompatMetric):
         if n == 0:
             return
         message = (
-            f"{self.name} ({type(self).__name__}): {n} label(s) were not integers in [0, num_classes); "
-            "they were scored as Keras scores them (out of range: a miss; non-integral: a miss for argmax, "
-            "truncated toward zero for top-k)"
+            f"{self.name} ({type(self).__name__}): {n} label(s) were not integers in [0, C), C being the number "
+            "of classes (y_pred's last axis); they were scored as Keras scores them (out of range: a miss; "
+            "non-integral: a miss for argmax, truncated toward zero for top-k)"
         )
+        if self.ignore_index is None:  # PyTorch's and Hugging Face's padding label is the usual cause
+            message += ". If they are padding labels such as -100, pass ignore_index=-100 to leave them out"
         if self.on_invalid == "raise":
             if self._is_synced:  # torchmetrics' sync context has no `finally`: leave it unsynced
                 self.unsync()
             raise ValueError(message + ". Pass on_invalid='warn' or 'ignore' to accept them.")
         if not self._invalid_reported:
             self._invalid_reported = True
-            warnings.warn(message + ". Pass on_invalid='ignore' to silence or 'raise' to fail.", UserWarning, stacklevel=4)
+            warn_user(message + ". Pass on_invalid='ignore' to silence or 'raise' to fail.", UserWarning)
 
     # -- Keras spelling -------------------------------------------------------
     def update_state(self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None, mask: ArrayLike | None = None) -> None:
@@ -391,10 +394,10 @@ class KerasMeanMetric(CompatMetric):
 
         ``val``: a result of ``forward``/``compute``, or a list of them (e.g. one per
         epoch); ``None`` plots ``compute()``. ``ax``: a matplotlib axis to draw on.
-        Returns ``(figure, axis)``; the y-axis always shows [0, 1], the metric's range.
+        Returns ``(figure, axis)``; the y-axis always shows [0, 1], the metric's range,
+        and is labelled with the metric's ``name``; the title names its class.
 
         Example:
-            >>> import pytest; _ = pytest.importorskip("matplotlib")  # skipped without matplotlib
             >>> import torch
             >>> from torch_keras_acc import SparseCategoricalAccuracy
             >>> metric = SparseCategoricalAccuracy()
@@ -402,4 +405,5 @@ class KerasMeanMetric(CompatMetric):
             >>> fig, ax = metric.plot(values)      # one point per batch
             >>> fig, ax = metric.plot()            # the running result, compute()
         """
-        return self._plot(val, ax)
+        title = f"{self.name} ({type(self).__name__})"
+        return plot_accuracy(val if val is not None else self.compute(), ax, self.name, title)

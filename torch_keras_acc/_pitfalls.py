@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+import torch
 from torch import Tensor
 
 
@@ -80,6 +81,37 @@ def _logits_to_rounding(y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any
     return None
 
 
+_ORDER = (
+    "update(preds, target), forward and metric(preds, target) take torchmetrics' order; "
+    "update_state(y_true, y_pred) takes Keras's"
+)
+
+
+def _swapped_class_ids(y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any]) -> str | None:
+    # Shape rule: y_true has the shape scores would have, (N, C), and y_pred that of labels, (N,).
+    if y_true.ndim >= 2 and y_true.ndim == y_pred.ndim + 1 and tuple(y_true.shape[:-1]) == tuple(y_pred.shape) and y_true.shape[-1] > 1:
+        return (
+            f"y_true has shape {tuple(y_true.shape)} and y_pred {tuple(y_pred.shape)}: the scores and the labels look "
+            f"swapped (this metric takes integer labels of y_pred's leading shape). {_ORDER}."
+        )
+    return None
+
+
+def _swapped_values(y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any]) -> str | None:
+    # Value rule: first batch only (one host sync). Integral predictions against non-integral
+    # labels: a swap, far more often than hard predictions scored against soft labels.
+    if not (y_true.is_floating_point() and y_true.numel() and y_pred.numel()):
+        return None
+    labels_fractional = bool((torch.isfinite(y_true) & (y_true != y_true.round())).any())
+    preds_integral = not y_pred.is_floating_point() or bool((y_pred == y_pred.round()).all())
+    if labels_fractional and preds_integral:
+        return (
+            "y_pred holds only integral values, like labels, and y_true non-integral ones, like scores: the "
+            f"arguments look swapped. {_ORDER}."
+        )
+    return None
+
+
 def _sorted_ids_skip(rule: Any) -> Any:
     """``rule`` for top-k, which does not apply when y_pred holds sorted class ids."""
 
@@ -91,8 +123,9 @@ def _sorted_ids_skip(rule: Any) -> Any:
 
 # The rules each kind of kernel declares in its spec (functional.py, legacy.py).
 ONE_HOT_RULES = (_single_column, _integer_labels_to_categorical)
-CLASS_ID_RULES = (_single_column, _one_hot_to_sparse)
-SORTED_IDS_AWARE_RULES = tuple(_sorted_ids_skip(r) for r in CLASS_ID_RULES)
-ELEMENTWISE_VALUE_RULES = (_probabilities_to_accuracy,)
-BINARY_VALUE_RULES = (_logits_to_binary,)
-ROUNDING_VALUE_RULES = (_logits_to_rounding,)
+CLASS_ID_RULES = (_single_column, _one_hot_to_sparse, _swapped_class_ids)
+SORTED_IDS_AWARE_RULES = tuple(_sorted_ids_skip(r) for r in CLASS_ID_RULES[:2]) + (_swapped_class_ids,)
+ONE_HOT_VALUE_RULES = (_swapped_values,)
+ELEMENTWISE_VALUE_RULES = (_probabilities_to_accuracy, _swapped_values)
+BINARY_VALUE_RULES = (_logits_to_binary, _swapped_values)
+ROUNDING_VALUE_RULES = (_logits_to_rounding, _swapped_values)

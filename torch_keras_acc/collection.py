@@ -24,6 +24,7 @@ from torchmetrics import MetricCollection
 
 from torch_keras_acc import registry
 from torch_keras_acc._losses import check_loss_name
+from torch_keras_acc._plot import KerasMetricCollection
 from torch_keras_acc._mean import KerasMeanMetric
 from torch_keras_acc.resolve import KerasAccuracy, get
 
@@ -144,4 +145,4 @@ def _collection(metrics: Sequence[Any], loss: Any, prefix: str | None, sparse_kw
         named[key] = metric
     if not named:
         raise ValueError("collection: the metric list is empty")
-    return MetricCollection(named, prefix=prefix)  # type: ignore[arg-type]  # dict is invariant; these are Metrics
+    return KerasMetricCollection(named, prefix=prefix)  # type: ignore[arg-type]  # dict is invariant; these are Metrics

@@ -144,10 +144,32 @@ def explain(
         cls = resolve_accuracy(yt, yp, loss=loss, semantics=semantics)
         return {"metric": cls.__name__, "value": _value(_quiet(cls), yt, yp, sw)}
 
-    report = AccuracyReport(list(yt.shape), list(yp.shape), problem, resolved("keras3"), resolved("legacy"))
-    v = report.variants
     logits = bool(yp.is_floating_point() and yp.numel() and ((yp < 0).any() or (yp > 1).any()))
-    if binary_like or problem == "multilabel":
+    try:
+        report = AccuracyReport(list(yt.shape), list(yp.shape), problem, resolved("keras3"), resolved("legacy"))
+        _variants(report, yt, yp, sw, threshold, logits, binary_like, same_shape)
+    except ValueError as err:  # named after the user's call, not after a kernel they never asked for
+        raise ValueError(
+            f"explain: y_true of shape {tuple(yt.shape)} and y_pred of shape {tuple(yp.shape)} cannot be scored: {_without_kernel(err)}"
+        ) from None
+    _external(report, yt, yp, sw, threshold, logits)
+    _differences(report, loss, logits, threshold)
+    _mistakes(report, yt, yp, threshold)
+    return report
+
+
+def _without_kernel(err: ValueError) -> str:
+    """An error's message without its leading kernel name (``"legacy binary_accuracy: "``)."""
+    head, sep, rest = str(err).partition(": ")
+    return rest if sep and (head in F.SPECS or head in legacy.SPECS) else str(err)
+
+
+def _variants(
+    report: AccuracyReport, yt: Tensor, yp: Tensor, sw: Tensor | None, threshold: float, logits: bool, binary_like: bool, same_shape: bool
+) -> None:
+    """Every applicable Keras variant's value on these inputs, into ``report.variants``."""
+    v, c = report.variants, yp.shape[-1]
+    if binary_like or report.problem == "multilabel":
         v[f"binary_accuracy(threshold={threshold})"] = _value(_quiet(BinaryAccuracy, threshold=threshold), yt, yp, sw)
         if logits and threshold != 0.0:
             v["binary_accuracy(threshold=0.0)"] = _value(_quiet(BinaryAccuracy, threshold=0.0), yt, yp, sw)
@@ -165,11 +187,6 @@ def explain(
         v["accuracy (element-wise equality)"] = _value(_quiet(Accuracy), yt, yp, sw)
     except ValueError:
         pass
-
-    _external(report, yt, yp, sw, threshold, logits)
-    _differences(report, loss, logits, threshold)
-    _mistakes(report, yt, yp, threshold)
-    return report
 
 
 def _multi_hot(y: Tensor) -> bool:
@@ -214,6 +231,14 @@ def _external(report: AccuracyReport, yt: Tensor, yp: Tensor, sw: Tensor | None,
         return
     if sw is not None:
         notes.append("torchmetrics' Accuracy takes no sample weights: its values below ignore them")
+    try:
+        _torchmetrics_values(report, torchmetrics, yp, true_labels, threshold)
+    except (RuntimeError, ValueError) as err:  # its own input checks, e.g. binary labels other than 0/1
+        notes.append(f"torchmetrics refused these inputs, so its values are missing: {str(err).splitlines()[0]}")
+
+
+def _torchmetrics_values(report: AccuracyReport, torchmetrics: Any, yp: Tensor, true_labels: np.ndarray, threshold: float) -> None:
+    ext, notes = report.external, report.notes
     if report.problem == "binary":
         p = yp.reshape(yp.shape[0], -1)[:, 0] if yp.ndim > 1 else yp
         t = torch.as_tensor(true_labels)
@@ -279,9 +304,8 @@ def _mistakes(report: AccuracyReport, yt: Tensor, yp: Tensor, threshold: float) 
     assert chosen is not None and chosen.cls.spec is not None
     config = {"threshold": threshold} if "threshold" in chosen.cls.spec.config else {}
     report.mistakes += chosen.cls.spec.pitfalls(yt, yp, config)
-    # keras.metrics.Accuracy's rules too, which people reach for when they read "accuracy".
-    if "accuracy (element-wise equality)" in report.variants:
-        report.mistakes += Accuracy.spec.pitfalls(yt, yp, {})
+    # keras.metrics.Accuracy (element-wise equality) is listed among the variants with what it
+    # is; its own pitfall (scores are never equal to labels) is no mistake of the user's here.
     if report.keras3["metric"] == "CategoricalAccuracy" and yp.ndim == 1:
         report.mistakes.append(
             "y_pred has rank 1, so Keras's 'accuracy' takes the whole batch as one row of class scores "

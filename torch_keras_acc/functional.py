@@ -468,7 +468,9 @@ SPECS: dict[str, KernelSpec] = {
             defaults={"threshold": 0.5},
             value_rules=P.BINARY_VALUE_RULES,
         ),
-        KernelSpec("categorical_accuracy", categorical_accuracy.hits, "one_hot", shape_rules=P.ONE_HOT_RULES),
+        KernelSpec(
+            "categorical_accuracy", categorical_accuracy.hits, "one_hot", shape_rules=P.ONE_HOT_RULES, value_rules=P.ONE_HOT_VALUE_RULES
+        ),
         KernelSpec(
             "sparse_categorical_accuracy",
             sparse_categorical_accuracy.hits,
@@ -484,6 +486,7 @@ SPECS: dict[str, KernelSpec] = {
             config={"k": _check_k},
             defaults={"k": 5},
             shape_rules=P.ONE_HOT_RULES,
+            value_rules=P.ONE_HOT_VALUE_RULES,
         ),
         KernelSpec(
             "sparse_top_k_categorical_accuracy",

@@ -30,7 +30,6 @@ Example:
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Literal, Mapping
 
 from torch import Tensor
@@ -39,6 +38,7 @@ from torch_keras_acc._convert import ArrayLike, to_tensor
 from torch_keras_acc._losses import check_loss_name
 from torch_keras_acc._mean import KerasMeanMetric
 from torch_keras_acc._options import MetricKwargs, OnInvalid, Unpack
+from torch_keras_acc._warn import warn_user
 from torch_keras_acc._spec import KernelSpec
 
 __all__ = ["KerasAccuracy", "get", "resolve_accuracy", "loss_kind"]
@@ -233,13 +233,12 @@ class KerasAccuracy(KerasMeanMetric):
             return
         if kind == "categorical" and chosen_kind == "sparse":
             return  # CrossEntropyLoss with index targets: loss_kind without tensors cannot tell
-        warnings.warn(
+        warn_user(
             f"{self.name}: Keras 3 resolves 'accuracy' from shapes alone and chose {chosen.__name__}, "
             f"although the loss is {kind} crossentropy. Keras would report the same number; if that is not "
             "what you want, use the explicit class (e.g. BinaryAccuracy(threshold=0.0) for logits of shape (N,)), "
             "reshape y_pred to (N, 1) for binary, or pass semantics='legacy' for Keras <= 2.2's loss-based rule.",
             UserWarning,
-            stacklevel=5,
         )
 
     def get_config(self) -> dict[str, Any]:
