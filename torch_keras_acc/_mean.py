@@ -20,21 +20,22 @@ Example:
 from __future__ import annotations
 
 import zlib
-from typing import Any, ClassVar, Literal, Mapping, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 from torchmetrics import Metric
 
 from torch_keras_acc._compat import CompatMetric, accumulator_dtype, add_to, is_compiling
 from torch_keras_acc._convert import ArrayLike, dtype_name, resolve_dtype, to_tensor
+from torch_keras_acc._options import OnInvalid, check_option_names
 from torch_keras_acc._pitfalls import KerasPitfallWarning
 from torch_keras_acc._plot import plot_accuracy
 from torch_keras_acc._spec import KernelSpec
 from torch_keras_acc._tf_ops import squeeze_or_expand_to_same_rank
 from torch_keras_acc._warn import warn_user
 
-OnInvalid = Literal["warn", "raise", "ignore"]
 ON_INVALID = ("warn", "raise", "ignore")
 _SUM_CHUNK = 1 << 18
 
@@ -128,6 +129,14 @@ def _ratio(total: Tensor, count: Tensor | float) -> Tensor:
     return torch.where(count == 0, torch.zeros_like(total), total / count)
 
 
+def _short_repr(value: Any) -> str:
+    """``repr``, but a float that is exactly a float32 value (a threshold given as a float32
+    tensor) as the float32 a user typed: 0.3, not 0.30000001192092896."""
+    if isinstance(value, float) and value == value and float(np.float32(value)) == value:
+        return str(np.float32(value))
+    return repr(value)
+
+
 def _check_ignore_index(name: str, value: Any) -> int | None:
     if value is None or (isinstance(value, int) and not isinstance(value, bool)):
         return value
@@ -199,6 +208,8 @@ class KerasMeanMetric(CompatMetric):
             raise TypeError(f"{type(self).__name__}: name must be a str, got {name!r}")
         if on_invalid not in ON_INVALID:
             raise ValueError(f"{name}: on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
+        own = ("name", "dtype", "on_invalid", "warn_pitfalls", "ignore_index", *(self.spec.config if self.spec else ()))
+        check_option_names(name, kwargs, own)  # before torchmetrics' bare "Unexpected keyword arguments"
         result_dtype = resolve_dtype(dtype, name)
         ignore_index = _check_ignore_index(name, ignore_index)
         config = self._check_config(name, dict(config or {}), ignore_index)
@@ -387,7 +398,7 @@ class KerasMeanMetric(CompatMetric):
         return cls(**config)
 
     def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return ", ".join(f"{k}={_short_repr(v)}" for k, v in self.get_config().items())
 
     def plot(self, val: Tensor | Sequence[Tensor] | None = None, ax: Any = None) -> tuple[Any, Any]:
         """Plot one value or a sequence of values with torchmetrics' plotting (needs matplotlib).

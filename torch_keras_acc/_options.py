@@ -16,16 +16,20 @@ Example:
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Optional, TypedDict
-
-from torch_keras_acc._mean import OnInvalid
+import difflib
+from typing import Any, Callable, Iterable, Literal, Mapping, Optional, TypedDict
 
 if sys.version_info >= (3, 11):
     from typing import Unpack
 else:  # pragma: no cover  (torch depends on typing_extensions)
     from typing_extensions import Unpack
 
-__all__ = ["MetricKwargs", "OnInvalid", "Unpack"]
+__all__ = ["MetricKwargs", "OnInvalid", "Unpack", "check_option_names"]
+
+# What compute() does with labels that are not integers in [0, C).
+OnInvalid = Literal["warn", "raise", "ignore"]
+# Names people reach for from other libraries, and ours.
+_ALIASES = {"top_k": "k", "topk": "k", "num_top": "k", "ignore_label": "ignore_index", "ignore_idx": "ignore_index"}
 
 
 class MetricKwargs(TypedDict, total=False):
@@ -38,3 +42,16 @@ class MetricKwargs(TypedDict, total=False):
     distributed_available_fn: Optional[Callable[[], bool]]
     sync_on_compute: bool
     compute_with_cache: bool
+
+
+def check_option_names(metric: str, given: Mapping[str, Any], options: Iterable[str]) -> None:
+    """A ``TypeError`` naming ``metric`` when a keyword in ``given`` (what reached ``**kwargs``)
+    is neither torchmetrics' nor ours but looks like one of ``options`` (``top_k=`` -> ``k=``,
+    ``warn_pitfals=`` -> ``warn_pitfalls=``); other unknown keywords are left to torchmetrics."""
+    known = list(options)
+    for key in given:
+        if key in MetricKwargs.__annotations__:
+            continue
+        close = [_ALIASES[key]] if _ALIASES.get(key) in known else difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+        if close:
+            raise TypeError(f"{metric}: unexpected keyword argument {key!r}; did you mean {close[0]}=?")

@@ -112,6 +112,22 @@ def _swapped_values(y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any]) -
     return None
 
 
+def _k_decides_alone(y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any]) -> str | None:
+    # Reads the config and a shape only; a first-batch rule, so it warns once per metric.
+    k, classes = config.get("k"), (y_pred.shape[-1] if y_pred.ndim else 0)
+    if k is None or config.get("from_sorted_ids"):
+        return None
+    if k <= 0:
+        return f"k={k}: no score is among the top {k}, so every sample is a miss and the result is 0.0 (as in Keras)."
+    if classes and k >= classes:
+        return (
+            f"k={k} is at least the number of classes ({classes}, y_pred's last axis): every label in range is in the top "
+            f"{k}, so the result is 1.0 (as in Keras) whatever the model does, e.g. a model with {classes} labels and the "
+            f"default k=5. Pass a k below {classes}."
+        )
+    return None
+
+
 def _sorted_ids_skip(rule: Any) -> Any:
     """``rule`` for top-k, which does not apply when y_pred holds sorted class ids."""
 
@@ -126,6 +142,9 @@ ONE_HOT_RULES = (_single_column, _integer_labels_to_categorical)
 CLASS_ID_RULES = (_single_column, _one_hot_to_sparse, _swapped_class_ids)
 SORTED_IDS_AWARE_RULES = tuple(_sorted_ids_skip(r) for r in CLASS_ID_RULES[:2]) + (_swapped_class_ids,)
 ONE_HOT_VALUE_RULES = (_swapped_values,)
+# k is a first-batch rule, not a shape rule: shape rules also explain errors, which k never causes.
+TOP_K_ONE_HOT_VALUE_RULES = (_swapped_values, _k_decides_alone)
+TOP_K_VALUE_RULES = (_k_decides_alone,)
 ELEMENTWISE_VALUE_RULES = (_probabilities_to_accuracy, _swapped_values)
 BINARY_VALUE_RULES = (_logits_to_binary, _swapped_values)
 ROUNDING_VALUE_RULES = (_logits_to_rounding, _swapped_values)

@@ -486,7 +486,7 @@ SPECS: dict[str, KernelSpec] = {
             config={"k": _check_k},
             defaults={"k": 5},
             shape_rules=P.ONE_HOT_RULES,
-            value_rules=P.ONE_HOT_VALUE_RULES,
+            value_rules=P.TOP_K_ONE_HOT_VALUE_RULES,
         ),
         KernelSpec(
             "sparse_top_k_categorical_accuracy",
@@ -495,6 +495,7 @@ SPECS: dict[str, KernelSpec] = {
             config={"k": _check_k, "from_sorted_ids": _check_bool("from_sorted_ids")},
             defaults={"k": 5, "from_sorted_ids": False},
             shape_rules=P.SORTED_IDS_AWARE_RULES,
+            value_rules=P.TOP_K_VALUE_RULES,
             invalid_labels=_class_id_labels,
             omit_default=("from_sorted_ids",),  # Keras writes it only when True
             fused=_fused_sparse("in_top_k_count"),

@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 from typing import Any, Literal, Mapping
 
 from torch import Tensor
@@ -303,8 +304,10 @@ def get(identifier: Any, **kwargs: Any) -> KerasMeanMetric:
             if identifier == found.class_name:
                 return found.cls(**kwargs)
             return found.cls(**{"name": identifier, **kwargs})  # named after the string, as compile does
+    close = difflib.get_close_matches(identifier, registry.names(), n=3, cutoff=0.6) if isinstance(identifier, str) else []
+    hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
     raise ValueError(
-        f"get: could not interpret metric identifier {identifier!r}; expected 'accuracy'/'acc', a Keras accuracy "
+        f"get: could not interpret metric identifier {identifier!r}; {hint}expected 'accuracy'/'acc', a Keras accuracy "
         f"name such as 'sparse_categorical_accuracy', a class name such as 'TopKCategoricalAccuracy', a Keras config dict, "
         "or a metric class or instance"
     )
