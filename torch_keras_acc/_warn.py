@@ -2,7 +2,7 @@
 
 A fixed ``stacklevel`` is right for one path only: ``result()`` adds a frame,
 a ``MetricCollection`` or the Hugging Face helper add torchmetrics' frames,
-``forward`` adds ``torch.nn.Module``'s. :func:`user_stacklevel` walks out of
+``forward`` adds ``torch.nn.Module``'s. ``user_stacklevel`` walks out of
 those frames instead, to the first frame of the caller's own code.
 
 Example:
