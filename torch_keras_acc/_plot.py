@@ -46,8 +46,8 @@ class KerasMetricCollection(MetricCollection):
     ) -> Any:
         """torchmetrics' ``MetricCollection.plot``, labelled with the keys, on [0, 1]."""
         if together:
-            return plot_accuracy(val or self.compute(), ax, "accuracy", ", ".join(self.keys(keep_base=False)))
-        figures = super().plot(val, ax, together=False)
+            return plot_accuracy(val or self.compute(), ax, "accuracy", ", ".join(str(k) for k in self.keys(keep_base=False)))
+        figures: Any = super().plot(val, ax, together=False)  # [(figure, axis)], one per metric
         for (_, axis), (key, metric) in zip(figures, self.items(keep_base=False, copy_state=False)):
             axis.set_ylabel(key)
             axis.set_title(f"{key} ({type(metric).__name__})", fontsize="medium")
