@@ -22,14 +22,13 @@ from __future__ import annotations
 import zlib
 from typing import Any, ClassVar, Mapping, Sequence
 
-import numpy as np
 import torch
 from torch import Tensor
 from torchmetrics import Metric
 
 from torch_keras_acc._compat import CompatMetric, accumulator_dtype, add_to, is_compiling
 from torch_keras_acc._convert import ArrayLike, dtype_name, resolve_dtype, to_tensor
-from torch_keras_acc._options import OnInvalid, check_option_names
+from torch_keras_acc._options import OnInvalid, check_option_names, option_repr
 from torch_keras_acc._pitfalls import KerasPitfallWarning
 from torch_keras_acc._plot import plot_accuracy
 from torch_keras_acc._spec import KernelSpec
@@ -127,14 +126,6 @@ def _ratio(total: Tensor, count: Tensor | float) -> Tensor:
     if not isinstance(count, Tensor):
         return total / count if count != 0 else torch.zeros_like(total, dtype=torch.float64 if not total.is_floating_point() else None)
     return torch.where(count == 0, torch.zeros_like(total), total / count)
-
-
-def _short_repr(value: Any) -> str:
-    """``repr``, but a float that is exactly a float32 value (a threshold given as a float32
-    tensor) as the float32 a user typed: 0.3, not 0.30000001192092896."""
-    if isinstance(value, float) and value == value and float(np.float32(value)) == value:
-        return str(np.float32(value))
-    return repr(value)
 
 
 def _check_ignore_index(name: str, value: Any) -> int | None:
@@ -398,7 +389,7 @@ class KerasMeanMetric(CompatMetric):
         return cls(**config)
 
     def extra_repr(self) -> str:
-        return ", ".join(f"{k}={_short_repr(v)}" for k, v in self.get_config().items())
+        return ", ".join(f"{k}={option_repr(v)}" for k, v in self.get_config().items())
 
     def plot(self, val: Tensor | Sequence[Tensor] | None = None, ax: Any = None) -> tuple[Any, Any]:
         """Plot one value or a sequence of values with torchmetrics' plotting (needs matplotlib).

@@ -19,12 +19,14 @@ import sys
 import difflib
 from typing import Any, Callable, Iterable, Literal, Mapping, Optional, TypedDict
 
+import numpy as np
+
 if sys.version_info >= (3, 11):
     from typing import Unpack
 else:  # pragma: no cover  (torch depends on typing_extensions)
     from typing_extensions import Unpack
 
-__all__ = ["MetricKwargs", "OnInvalid", "Unpack", "check_option_names"]
+__all__ = ["MetricKwargs", "OnInvalid", "Unpack", "check_option_names", "option_repr"]
 
 # What compute() does with labels that are not integers in [0, C).
 OnInvalid = Literal["warn", "raise", "ignore"]
@@ -55,3 +57,11 @@ def check_option_names(metric: str, given: Mapping[str, Any], options: Iterable[
         close = [_ALIASES[key]] if _ALIASES.get(key) in known else difflib.get_close_matches(key, known, n=1, cutoff=0.75)
         if close:
             raise TypeError(f"{metric}: unexpected keyword argument {key!r}; did you mean {close[0]}=?")
+
+
+def option_repr(value: Any) -> str:
+    """``repr``, but a float that is exactly a float32 value (a threshold given as a float32
+    tensor) as the float32 a user typed: 0.3, not 0.30000001192092896."""
+    if isinstance(value, float) and value == value and float(np.float32(value)) == value:
+        return str(np.float32(value))
+    return repr(value)

@@ -122,8 +122,8 @@ def _k_decides_alone(y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any]) 
     if classes and k >= classes:
         return (
             f"k={k} is at least the number of classes ({classes}, y_pred's last axis): every label in range is in the top "
-            f"{k}, so the result is 1.0 (as in Keras) whatever the model does, e.g. a model with {classes} labels and the "
-            f"default k=5. Pass a k below {classes}."
+            f"{k}, so the result is 1.0 (as in Keras) whatever the model does (as for a Hugging Face model with 3 labels "
+            f"and the default k=5). Pass a k below {classes}."
         )
     return None
 

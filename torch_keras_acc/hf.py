@@ -6,10 +6,10 @@
 Example:
     >>> import numpy as np
     >>> from torch_keras_acc.hf import compute_metrics
-    >>> fn = compute_metrics(["accuracy", "sparse_top_k_categorical_accuracy"], ignore_index=None)
+    >>> fn = compute_metrics(["accuracy", "sparse_categorical_accuracy"], ignore_index=None)
     >>> logits = np.array([[0.1, 2.0], [1.5, 0.2], [0.3, 0.9], [0.2, 0.1]], dtype=np.float32)
     >>> fn((logits, np.array([1, 1, 0, 0])))  # Trainer(..., compute_metrics=fn) passes an EvalPrediction
-    {'accuracy': 0.5, 'sparse_top_k_categorical_accuracy': 1.0}
+    {'accuracy': 0.5, 'sparse_categorical_accuracy': 0.5}
 
 With the default ``ignore_index=-100``, labels of -100 (padding) are left out.
 A single-logit binary head, (N, 1) logits, is scored as ``logit > 0``
