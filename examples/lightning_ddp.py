@@ -1,6 +1,6 @@
 """Keras accuracy in a Lightning DDP run: 2 CPU processes, Keras-style epoch lines.
 
-Run:  python examples/lightning_ddp.py               (2 processes, ddp_spawn, gloo; ~15 s)
+Run:  python examples/lightning_ddp.py               (2 processes, ddp_spawn, gloo)
       python examples/lightning_ddp.py --devices 1   (one process)
 
 The pattern to copy:

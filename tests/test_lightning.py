@@ -33,7 +33,7 @@ from torch_keras_acc import SparseCategoricalAccuracy  # noqa: E402
 from torch_keras_acc.distributed import unpadded_weights  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-FIT_TIMEOUT_S = 240  # a healthy run takes ~15 s
+FIT_TIMEOUT_S = 240  # far above a healthy run (docs/guide/development.md, Run times)
 EPOCHS = 2
 VAL_SIZES = (16, 15)  # dataloader 0 splits evenly over 2 ranks; dataloader 1 is padded
 

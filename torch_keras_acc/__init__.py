@@ -2,7 +2,7 @@
 
 Six torchmetrics ``Metric`` classes that reproduce ``keras.metrics`` accuracy
 sample for sample, and their per-sample kernels in
-:mod:`torch_keras_acc.functional`.
+[`torch_keras_acc.functional`][torch_keras_acc.functional].
 
 Example:
     >>> import torch_keras_acc as tka

@@ -2,7 +2,7 @@
 
 Reads .npy, .npz (``FILE.npz:key`` picks an array, else the only/first one),
 .pt/.pth (a tensor, loaded with ``weights_only=True``) and .csv (numbers,
-comma-separated, an optional header line). Prints the :func:`explain` report
+comma-separated, an optional header line). Prints the [`explain()`][torch_keras_acc.explain.explain] report
 as a table, or JSON with ``--json``; ``--sweep`` adds accuracy per binary
 threshold (binary and multi-label problems only), and ``--plot out.png``
 draws it (needs matplotlib). ``--version`` prints the package version.
@@ -11,7 +11,6 @@ draws it (needs matplotlib). ``--version`` prints the package version.
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import sys
 from pathlib import Path
@@ -21,26 +20,10 @@ import numpy as np
 import torch
 
 from torch_keras_acc import __version__
+from torch_keras_acc._losses import KERAS_LOSSES, TORCH_LOSSES, check_loss_name  # noqa: F401  (the lists: re-exported)
 from torch_keras_acc.explain import AccuracyReport, explain, float32_repr, threshold_sweep
 
-# Loss names --loss accepts (compared case-insensitively): Keras 3's `keras.losses`
-# names (tests/test_cli.py checks each against keras.losses.get) and PyTorch's losses
-# that resolve.loss_kind knows. A typo would otherwise pass silently as "some other loss".
-KERAS_LOSSES = (
-    "binary_crossentropy", "bce", "BinaryCrossentropy", "binary_focal_crossentropy", "BinaryFocalCrossentropy",
-    "categorical_crossentropy", "CategoricalCrossentropy", "categorical_focal_crossentropy", "CategoricalFocalCrossentropy",
-    "sparse_categorical_crossentropy", "SparseCategoricalCrossentropy", "categorical_hinge", "CategoricalHinge",
-    "hinge", "Hinge", "squared_hinge", "SquaredHinge", "mean_squared_error", "mse", "MeanSquaredError",
-    "mean_absolute_error", "mae", "MeanAbsoluteError", "mean_absolute_percentage_error", "mape",
-    "MeanAbsolutePercentageError", "mean_squared_logarithmic_error", "msle", "MeanSquaredLogarithmicError",
-    "kl_divergence", "kld", "KLDivergence", "poisson", "Poisson", "huber", "Huber", "log_cosh", "LogCosh",
-    "cosine_similarity", "CosineSimilarity", "ctc", "CTC", "dice", "Dice", "tversky", "Tversky", "circle", "Circle",
-)
-TORCH_LOSSES = (
-    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss",
-)
-_LOSSES = {name.lower(): name for name in KERAS_LOSSES + TORCH_LOSSES}
+# The loss names --loss accepts live in _losses.py, shared with the Python API.
 
 
 class InputError(Exception):
@@ -90,15 +73,11 @@ def load_array(spec: str) -> np.ndarray:
 
 def check_loss(name: str | None) -> str | None:
     """``name`` if it is a loss we know (any case), else an error listing the closest valid names."""
-    if name is None or name.lower() in _LOSSES:
-        return name
-    close = difflib.get_close_matches(name.lower(), list(_LOSSES), n=3, cutoff=0.6)
-    hint = f"did you mean {', '.join(repr(_LOSSES[c]) for c in close)}? " if close else ""
-    raise InputError(
-        f"--loss {name!r} is not a Keras or PyTorch loss name; {hint}expected e.g. binary_crossentropy, "
-        "categorical_crossentropy, sparse_categorical_crossentropy, mse, or a PyTorch loss such as BCEWithLogitsLoss "
-        "or CrossEntropyLoss"
-    )
+    try:
+        check_loss_name(name, "--loss")
+    except ValueError as err:
+        raise InputError(str(err).replace("--loss: loss ", "--loss ", 1)) from None
+    return name
 
 
 def _prog() -> str:
@@ -178,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\nThreshold sweep (binary accuracy, y_pred > t):")
             for t, a in sweep:
                 print(f"  t={t:<8g} {a:.4f}")
+            best_t, best_a = sweep[best_threshold(sweep, args.threshold)]
+            print(f"best: t = {best_t:g} ({best_a:.4f}); the threshold used: t = {args.threshold:g}")
         elif sweep_note:
             print(f"\n{sweep_note}")
         if args.plot and plot_note is None:
@@ -200,6 +181,12 @@ def _why_no_sweep(report: AccuracyReport) -> str | None:
     )
 
 
+def best_threshold(sweep: list[tuple[float, float]], threshold: float) -> int:
+    """The index of the sweep's best accuracy; on ties, the threshold nearest the one in use
+    (the text output and the plot mark the same point)."""
+    return max(range(len(sweep)), key=lambda i: (sweep[i][1], -abs(sweep[i][0] - threshold)))
+
+
 def _plot(sweep: list[tuple[float, float]], path: str, threshold: float, report: AccuracyReport) -> None:
     import matplotlib
 
@@ -207,7 +194,7 @@ def _plot(sweep: list[tuple[float, float]], path: str, threshold: float, report:
     import matplotlib.pyplot as plt
 
     ts, accs = [t for t, _ in sweep], [a for _, a in sweep]
-    best = max(range(len(sweep)), key=lambda i: (accs[i], -abs(ts[i] - threshold)))  # ties: nearest the one in use
+    best = best_threshold(sweep, threshold)
     used = [a for t, a in sweep if t == threshold]
     shape = report.y_pred_shape
     n = f"N = {shape[0]}" + (f" samples x {int(np.prod(shape[1:]))} labels" if report.problem == "multilabel" else "")

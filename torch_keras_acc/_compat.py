@@ -46,7 +46,7 @@ def add_to(*pairs: tuple[Tensor, Tensor | float]) -> None:
 class CompatMetric(Metric):
     """``torchmetrics.Metric`` with the overrides our metrics need, each for a stated reason.
 
-    Subclasses call :meth:`_count_update` once per accumulated batch when they
+    Subclasses call ``_count_update`` once per accumulated batch when they
     bypass ``update`` (the one-pass ``forward``), and declare their states
     through ``add_state`` as usual.
     """
@@ -171,24 +171,6 @@ class CompatMetric(Metric):
         if self._is_synced:
             self.unsync()
         raise error
-
-    def plot(self, val: Tensor | Sequence[Tensor] | None = None, ax: Any = None) -> tuple[Any, Any]:
-        """Plot one value or a sequence of values with torchmetrics' plotting (needs matplotlib).
-
-        ``val``: a result of ``forward``/``compute``, or a list of them (e.g. one per
-        epoch); ``None`` plots ``compute()``. ``ax``: a matplotlib axis to draw on.
-        Returns ``(figure, axis)``; the y-axis always shows [0, 1], the metric's range.
-
-        Example:
-            >>> import pytest; _ = pytest.importorskip("matplotlib")  # skipped without matplotlib
-            >>> import torch
-            >>> from torch_keras_acc import SparseCategoricalAccuracy
-            >>> metric = SparseCategoricalAccuracy()
-            >>> values = [metric(torch.randn(16, 4), torch.randint(0, 4, (16,))) for _ in range(5)]
-            >>> fig, ax = metric.plot(values)      # one point per batch
-            >>> fig, ax = metric.plot()            # the running result, compute()
-        """
-        return self._plot(val, ax)
 
     # -- merging ---------------------------------------------------------------------
     def merge_state(self, incoming_state: dict[str, Any] | Metric) -> None:

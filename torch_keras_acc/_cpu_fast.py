@@ -94,7 +94,7 @@ def _row_max(rows: Tensor, chunk_elements: int) -> tuple[Tensor, Tensor]:
 
 
 def in_top_k_applies(p: Tensor) -> bool:
-    """Whether :func:`in_top_k_cpu` takes these scores: a float dtype it widens exactly, and
+    """Whether ``in_top_k_cpu`` takes these scores: a float dtype it widens exactly, and
     few enough classes for its float32 count to be exact."""
     return p.dtype in WIDE_TINY and p.shape[1] <= MAX_FLOAT32_COUNT
 

@@ -3,20 +3,18 @@
 Every primitive (argmax, in_top_k, the invalid-label count) and the fused
 whole-batch update have several implementations that give bit-identical answers:
 
-========== =================================================================
-path       when it runs by default
-========== =================================================================
-cpu_fast   eager CPU tensors: one fast reduction, the reference on rare rows
-triton     CUDA tensors, opt-in (``TORCH_KERAS_ACC_TRITON=1``): fused kernels
-compiled   CUDA tensors, opt-in (``TORCH_KERAS_ACC_COMPILE_CUDA=1``): inductor
-reference  everything else: plain PyTorch (``_reference.py``), the definition
-========== =================================================================
+| path | when it runs by default |
+|---|---|
+| cpu_fast | eager CPU tensors: one fast reduction, the reference on rare rows |
+| triton | CUDA tensors, opt-in (``TORCH_KERAS_ACC_TRITON=1``): fused kernels |
+| compiled | CUDA tensors, opt-in (``TORCH_KERAS_ACC_COMPILE_CUDA=1``): inductor |
+| reference | everything else: plain PyTorch (``_reference.py``), the definition |
 
-A :class:`PathTable` lists a primitive's rows in order of preference; the first
+A ``PathTable`` lists a primitive's rows in order of preference; the first
 row that applies to the input runs (while ``torch.compile`` traces, always the
 reference, which inductor fuses). An optional row that fails at run time (no
 compiler, no GPU driver) is dropped for the rest of the process with one warning.
-:func:`kernel_path` forces one path inside a ``with`` block (tests and the
+[`kernel_path`][torch_keras_acc.kernel_path] forces one path inside a ``with`` block (tests and the
 benchmark use it; so can a user who wants the reference): the forced row runs
 wherever it can run at all (``compiled`` and ``triton`` then run on the CPU too,
 the latter in Triton's interpreter), and inputs it cannot take fall back to
@@ -66,7 +64,7 @@ DEFAULT_ON_CUDA = {
 # -- the switch -------------------------------------------------------------------------
 @dataclass
 class PathLog:
-    """What ran inside a :func:`kernel_path` block: primitive -> the set of paths taken."""
+    """What ran inside a [`kernel_path`][torch_keras_acc.kernel_path] block: primitive -> the set of paths taken."""
 
     forced: str | None
     chunk_elements: int | None = None
@@ -95,7 +93,7 @@ def kernel_path(
             (0: none do; a huge value: all do); None keeps the tuned size.
 
     Yields:
-        A :class:`PathLog`; ``log.used`` maps each primitive that ran to the paths it took.
+        A [`PathLog`][torch_keras_acc._dispatch.PathLog]; ``log.used`` maps each primitive that ran to the paths it took.
     """
     if path is not None and path not in PATHS:
         raise ValueError(f"kernel_path: path must be one of {PATHS}, got {path!r}")
@@ -289,7 +287,7 @@ def argmax_last(x: Tensor) -> Tensor:
 
 
 def tf_argmax(x: Tensor) -> Tensor:
-    """``tf.math.argmax(x, axis=-1)`` as Keras <= 2.2 called it: :func:`argmax_last` without
+    """``tf.math.argmax(x, axis=-1)`` as Keras <= 2.2 called it: ``argmax_last`` without
     Keras 3's ``-0.0`` rule, so ``+0.0`` and ``-0.0`` tie (the first wins).
 
     Example:

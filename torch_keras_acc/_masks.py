@@ -2,8 +2,8 @@
 
 Keras 3 applies a masked output's ``_keras_mask`` through
 ``losses.loss.apply_mask(..., reduction="sum")``: the mask becomes 0/1 sample
-weights, multiplied into ``sample_weight`` (:func:`apply_mask`). ``ignore_index``
-(PyTorch's ``-100`` padding) is a mask made from the labels (:func:`keep_positions`).
+weights, multiplied into ``sample_weight`` (``apply_mask``). ``ignore_index``
+(PyTorch's ``-100`` padding) is a mask made from the labels (``keep_positions``).
 
 Example:
     >>> import torch

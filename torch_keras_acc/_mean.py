@@ -1,7 +1,7 @@
 """The one stateful piece: ``KerasMeanMetric``, Keras's weighted mean of a per-sample kernel.
 
 It keeps the states and runs the update pipeline; it reads nothing about a subclass but its
-:class:`~torch_keras_acc._spec.KernelSpec` and its constructor arguments. The rules live in the
+[`KernelSpec`][torch_keras_acc._spec.KernelSpec] and its constructor arguments. The rules live in the
 kernels, ``_reduction``, ``_masks``, ``_dispatch``, ``_pitfalls`` and ``_compat``.
 
 Example:
@@ -14,9 +14,8 @@ Example:
 
 from __future__ import annotations
 
-import warnings
 import zlib
-from typing import Any, ClassVar, Literal, Mapping
+from typing import Any, ClassVar, Mapping, Sequence
 
 import torch
 from torch import Tensor
@@ -26,17 +25,19 @@ from torch_keras_acc._compat import CompatMetric, add_to, is_compiling
 from torch_keras_acc._convert import ArrayLike, dtype_name, resolve_dtype, to_tensor
 from torch_keras_acc._dispatch import fused_sums
 from torch_keras_acc._masks import apply_mask, check_ignore_index, keep_positions
+from torch_keras_acc._options import OnInvalid, check_option_names, option_repr
+from torch_keras_acc._plot import plot_accuracy
 from torch_keras_acc._reduction import divide_no_nan, weighted_sums
 from torch_keras_acc._spec import KernelSpec
+from torch_keras_acc._warn import warn_user
 
-OnInvalid = Literal["warn", "raise", "ignore"]
 ON_INVALID = ("warn", "raise", "ignore")
 
 
 class KerasMeanMetric(CompatMetric):
     """Weighted mean of a per-sample Keras kernel, as a torchmetrics ``Metric``.
 
-    A subclass sets ``spec`` (a :class:`~torch_keras_acc._spec.KernelSpec`) and passes its Keras
+    A subclass sets ``spec`` (a [`KernelSpec`][torch_keras_acc._spec.KernelSpec]) and passes its Keras
     arguments as ``config``; each becomes an attribute (``metric.k``) and part of ``get_config()``.
     Both spellings work: ``update(preds, target)`` / ``update_state(y_true, y_pred)``,
     ``compute()`` / ``result()``, ``reset()`` / ``reset_state()``. Keyword-only options:
@@ -44,7 +45,7 @@ class KerasMeanMetric(CompatMetric):
     * ``on_invalid``: sparse labels outside ``[0, C)`` or non-integral are scored as Keras scores
       them and counted on the device (no host sync per update); ``compute()`` then warns once
       (``"warn"``, default), raises ``ValueError`` (``"raise"``), or says nothing (``"ignore"``).
-    * ``warn_pitfalls``: warn once (:class:`KerasPitfallWarning`) when the first batch looks like
+    * ``warn_pitfalls``: warn once ([`KerasPitfallWarning`][torch_keras_acc.KerasPitfallWarning]) when the first batch looks like
       a common mistake, e.g. one-hot labels fed to a sparse metric (value checks: first batch only).
     * ``ignore_index`` (class-id labels): labels equal to it are neither counted nor reported
       invalid (PyTorch's ``-100`` padding).
@@ -54,15 +55,11 @@ class KerasMeanMetric(CompatMetric):
     multiplied into ``sample_weight``).
     """
 
-    is_differentiable: bool = False
-    higher_is_better: bool = True
-    full_state_update: bool = False
+    is_differentiable, higher_is_better, full_state_update = False, True, False
 
     spec: ClassVar[KernelSpec | None]  # None: resolved per batch (KerasAccuracy)
-    kernel: Tensor  # the identity state
-    total: Tensor
-    count: Tensor
-    invalid: Tensor
+    kernel: Tensor  # the identity state; the others are sums
+    total: Tensor; count: Tensor; invalid: Tensor  # noqa: E702
 
     def __init__(
         self,
@@ -80,6 +77,8 @@ class KerasMeanMetric(CompatMetric):
             raise TypeError(f"{type(self).__name__}: name must be a str, got {name!r}")
         if on_invalid not in ON_INVALID:
             raise ValueError(f"{name}: on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
+        own = ("name", "dtype", "on_invalid", "warn_pitfalls", "ignore_index", *(self.spec.config if self.spec else ()))
+        check_option_names(name, kwargs, own)  # before torchmetrics' bare "Unexpected keyword arguments"
         result_dtype = resolve_dtype(dtype, name)
         ignore_index = check_ignore_index(name, ignore_index)
         # Checked at construction, not at update; a class without a spec checks per batch.
@@ -95,17 +94,14 @@ class KerasMeanMetric(CompatMetric):
         self._config = config
         for key, value in config.items():
             setattr(self, key, value)
-        # The identity comes first: compute groups merge metrics whose states are equal after the
-        # first batch (torchmetrics < 1.6.2 compares the first state only). It names the class and
-        # the full configuration, so two different metrics of ours never look equal; "max": all ranks
-        # agree. (Named "kernel" since 0.1, so checkpoints taken with persistent(True) still load.)
+        # The identity comes first: compute groups merge metrics whose states are equal after the first batch
+        # (torchmetrics < 1.6.2 compares the first state only). It names the class and the full configuration,
+        # so different metrics never look equal; "max": all ranks agree. ("kernel" since 0.1: checkpoints load.)
         signature = repr((type(self).__qualname__, sorted(config.items()), ignore_index, identity))
         self.add_state("kernel", torch.tensor(zlib.crc32(signature.encode()) & 0x7FFFFFFF, dtype=torch.int64), dist_reduce_fx="max")
         for state, dtype in (("total", torch.float64), ("count", torch.float64), ("invalid", torch.int64)):
             self.add_state(state, torch.tensor(0, dtype=dtype), dist_reduce_fx="sum")  # sums over ranks, exact
-        self._pitfalls_checked = False
-        self._invalid_reported = False
-        self._in_forward = False
+        self._pitfalls_checked = self._invalid_reported = self._in_forward = False
 
     def update(self, preds: ArrayLike, target: ArrayLike, sample_weight: ArrayLike | None = None, mask: ArrayLike | None = None) -> None:
         """Accumulate a batch. Every check runs before the state changes."""
@@ -159,22 +155,23 @@ class KerasMeanMetric(CompatMetric):
 
     def _report_invalid(self) -> None:
         n = int(self.invalid)  # compute() is the one place a host read is expected
+        who, hint = f"{self.name} ({type(self).__name__})", self.ignore_index is None  # -100 padding: the usual cause
         if n and self.on_invalid == "raise":
-            self.raise_unsynced(P.invalid_labels_error(f"{self.name} ({type(self).__name__})", n))
+            self.raise_unsynced(P.invalid_labels_error(who, n, hint))
         if n and not self._invalid_reported:
             self._invalid_reported = True
-            warnings.warn(P.invalid_labels_message(f"{self.name} ({type(self).__name__})", n), UserWarning, stacklevel=4)
+            warn_user(P.invalid_labels_message(who, n, hint), UserWarning)
 
     def update_state(self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None, mask: ArrayLike | None = None) -> None:
         """Keras's argument order: ``update_state(y_true, y_pred, sample_weight=None)``."""
         self.update(y_pred, y_true, sample_weight, mask)
 
     def result(self) -> Tensor:
-        """Keras's name for :meth:`compute`."""
+        """Keras's name for [`compute()`][torch_keras_acc.KerasMeanMetric.compute]."""
         return self.compute()
 
     def reset_state(self) -> None:
-        """Keras's name for :meth:`reset`."""
+        """Keras's name for torchmetrics' ``reset()``."""
         self.reset()
 
     def get_config(self) -> dict[str, Any]:
@@ -190,8 +187,12 @@ class KerasMeanMetric(CompatMetric):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> KerasMeanMetric:
-        """Build a metric from :meth:`get_config` output (or Keras's own)."""
+        """Build a metric from [`get_config()`][torch_keras_acc.KerasMeanMetric.get_config] output (or Keras's own)."""
         return cls(**config)
 
     def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return ", ".join(f"{k}={option_repr(v)}" for k, v in self.get_config().items())
+
+    def plot(self, val: Tensor | Sequence[Tensor] | None = None, ax: Any = None) -> tuple[Any, Any]:
+        """Plot ``val`` (a value or a list of them; None: ``compute()``) on [0, 1], labelled with ``name`` (needs matplotlib)."""
+        return plot_accuracy(val if val is not None else self.compute(), ax, self.name, f"{self.name} ({type(self).__name__})")

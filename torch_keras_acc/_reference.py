@@ -80,7 +80,7 @@ def in_top_k_reference(targets: Tensor, predictions: Tensor, k: int, chunk_eleme
 
 
 def in_top_k_whole(targets: Tensor, predictions: Tensor, k: int) -> Tensor:
-    """:func:`in_top_k_reference` in one block, for inductor (which fuses it: no temporary)."""
+    """``in_top_k_reference`` in one block, for inductor (which fuses it: no temporary)."""
     valid, safe = valid_targets(targets, predictions.shape[1])
     return in_top_k_block(predictions, safe, k) & valid
 

@@ -1,4 +1,4 @@
-"""What a kernel *is*, declared once: :class:`KernelSpec`.
+"""What a kernel *is*, declared once: [`KernelSpec`][torch_keras_acc._spec.KernelSpec].
 
 A metric class names one spec; the weighted-mean base class reads nothing
 else about it. A spec says which per-sample hits function defines the

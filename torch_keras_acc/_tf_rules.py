@@ -9,18 +9,18 @@ apply these and nothing else. This module imports only torch.
 
 * Flush-to-zero: TensorFlow's CPU kernels run with FTZ/DAZ, so ``1e-45 > 0`` is
   False and ``1e-45 == 0`` True there; judged in the wider of float32 and the
-  input dtype, as Keras computes (:func:`flush_subnormal`, :func:`flush_operand`).
+  input dtype, as Keras computes (``flush_subnormal``, ``flush_operand``).
 * argmax: NaN is never picked (an all-NaN row gives 0), Keras 3 maps ``-0.0`` to
-  ``-tiny`` so ``+0.0`` beats ``-0.0`` (:func:`argmax_operand`); an empty class
+  ``-tiny`` so ``+0.0`` beats ``-0.0`` (``argmax_operand``); an empty class
   axis gives 0.
 * in_top_k: a target is in the top k when fewer than k scores are strictly
   greater than its own; False for rows holding a NaN or an infinity, or for a
-  target outside ``[0, C)`` (:func:`valid_targets`, :func:`target_score`).
-* Casts: the binary threshold (:func:`threshold_operand`), sparse labels to the
-  scores' dtype (:func:`class_ids`), labels to top-k indices (:func:`label_index`),
-  which labels are valid class ids (:func:`invalid_labels`).
-* Rank alignment (:func:`squeeze_or_expand_to_same_rank`) and ``K.round``, half
-  to even (:func:`round_half_even`).
+  target outside ``[0, C)`` (``valid_targets``, ``target_score``).
+* Casts: the binary threshold (``threshold_operand``), sparse labels to the
+  scores' dtype (``class_ids``), labels to top-k indices (``label_index``),
+  which labels are valid class ids (``invalid_labels``).
+* Rank alignment (``squeeze_or_expand_to_same_rank``) and ``K.round``, half
+  to even (``round_half_even``).
 
 Example:
     >>> import torch

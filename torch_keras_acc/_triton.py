@@ -295,7 +295,7 @@ def sparse_argmax_hits(scores2d: Tensor, labels1d: Tensor, keras3_zero_rule: boo
 def sparse_argmax_count(scores2d: Tensor, labels1d: Tensor, total_out: Tensor, invalid_out: Tensor | None = None, *,
                         count_out: Tensor | None = None, weight: Tensor | None = None,
                         keras3_zero_rule: bool = True) -> None:
-    """:func:`sparse_argmax_hits` reduced in the kernel into the states (see the module docstring)."""
+    """``sparse_argmax_hits`` reduced in the kernel into the states (see the module docstring)."""
     name = "triton sparse_argmax_count"
     device = scores2d.device if isinstance(scores2d, Tensor) else torch.device("cpu")
     _sparse(name, scores2d, labels1d, keras3_zero_rule, False,
@@ -340,7 +340,7 @@ def onehot_argmax_hits(y_true2d: Tensor, y_pred2d: Tensor) -> Tensor:
 
 def onehot_argmax_count(y_true2d: Tensor, y_pred2d: Tensor, total_out: Tensor, *, count_out: Tensor | None = None,
                         weight: Tensor | None = None) -> None:
-    """:func:`onehot_argmax_hits` reduced in the kernel into the states."""
+    """``onehot_argmax_hits`` reduced in the kernel into the states."""
     name = "triton onehot_argmax_count"
     device = y_pred2d.device if isinstance(y_pred2d, Tensor) else torch.device("cpu")
     _onehot(name, y_true2d, y_pred2d, False, lambda b: _Reduction(name, device, b, total_out, count_out, weight))
@@ -400,7 +400,7 @@ def in_top_k(targets1d: Tensor, scores2d: Tensor, k: int) -> Tensor:
 
 def in_top_k_count(targets1d: Tensor, scores2d: Tensor, k: int, total_out: Tensor, invalid_out: Tensor | None = None, *,
                    count_out: Tensor | None = None, weight: Tensor | None = None) -> None:
-    """:func:`in_top_k` reduced in the kernel into the states; ``invalid_out`` counts the raw
+    """``in_top_k`` reduced in the kernel into the states; ``invalid_out`` counts the raw
     labels that are not integers in [0, C) (sparse top-k's invalid-label count)."""
     name = "triton in_top_k_count"
     device = scores2d.device if isinstance(scores2d, Tensor) else torch.device("cpu")
@@ -462,7 +462,7 @@ def binary_hits(y_true: Tensor, y_pred: Tensor, threshold: float = 0.5) -> Tenso
 
 def binary_count(y_true: Tensor, y_pred: Tensor, threshold: float, total_out: Tensor, *, count_out: Tensor | None = None,
                  weight: Tensor | None = None) -> None:
-    """:func:`binary_hits` reduced in the kernel: hits over all elements (one per sample for
+    """``binary_hits`` reduced in the kernel: hits over all elements (one per sample for
     (N,) or (N, 1) inputs; for (N, T) inputs Keras averages each sample first)."""
     name = "triton binary_count"
     device = y_pred.device if isinstance(y_pred, Tensor) else torch.device("cpu")
@@ -509,7 +509,7 @@ def equal_hits(y_true: Tensor, y_pred: Tensor) -> Tensor:
 
 def equal_count(y_true: Tensor, y_pred: Tensor, total_out: Tensor, *, count_out: Tensor | None = None,
                 weight: Tensor | None = None) -> None:
-    """:func:`equal_hits` reduced in the kernel into the states (hits over all elements)."""
+    """``equal_hits`` reduced in the kernel into the states (hits over all elements)."""
     name = "triton equal_count"
     device = y_pred.device if isinstance(y_pred, Tensor) else torch.device("cpu")
     _equal(name, y_true, y_pred, False, lambda n: _Reduction(name, device, n, total_out, count_out, weight))

@@ -21,15 +21,17 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-import warnings
 from typing import Any, Iterable, Sequence
 
 import torch
 from torchmetrics import Metric, MetricCollection
 
 from torch_keras_acc import registry
+from torch_keras_acc._losses import check_loss_name
 from torch_keras_acc._mean import KerasMeanMetric
 from torch_keras_acc._pitfalls import KerasPitfallWarning
+from torch_keras_acc._plot import plot_accuracy
+from torch_keras_acc._warn import warn_user
 from torch_keras_acc.registry import get
 from torch_keras_acc.resolve import KerasAccuracy
 from torch_keras_acc.wrapper import MeanMetricWrapper
@@ -148,12 +150,12 @@ def collection(
     Args:
         metrics: the list whose entries ignore ``sample_weight``, as Keras's compiled
             ``metrics=`` do: names and aliases (``"accuracy"``/``"acc"`` follow
-            ``compile``: :class:`KerasAccuracy`), Keras class names, Keras config
+            ``compile``: [`KerasAccuracy`][torch_keras_acc.resolve.KerasAccuracy]), Keras class names, Keras config
             dicts (an extension: Keras's ``compile`` reads a dict as one per output),
             our metric instances and classes, Keras metric objects, classes
             and functions (converted; Keras need not be installed otherwise),
             plain per-sample torch functions ``fn(y_true, y_pred)`` (wrapped in
-            :class:`MeanMetricWrapper` and named after the function, as ``compile``
+            [`MeanMetricWrapper`][torch_keras_acc.wrapper.MeanMetricWrapper] and named after the function, as ``compile``
             does), torchmetrics metrics (``MulticlassAUROC(...)``, keyed by their class
             name) and ``(key, metric)`` pairs (keyed as given). ``None``: none.
         weighted_metrics: the list whose entries use ``sample_weight`` (Keras's
@@ -161,7 +163,7 @@ def collection(
             metrics only (torchmetrics metrics take no ``sample_weight``). An entry
             named like an entry of ``metrics`` is keyed ``weighted_<name>``, as in Keras.
         loss: the model's loss, handed to every ``"accuracy"`` (it matters for
-            ``semantics="legacy"`` and feeds :class:`KerasAccuracy`'s warning).
+            ``semantics="legacy"`` and feeds [`KerasAccuracy`][torch_keras_acc.resolve.KerasAccuracy]'s warning).
             (``collection(metrics, loss, prefix)``, the signature before ``weighted_metrics``,
             still works positionally: a second argument that is not a list is the loss.)
         prefix: prepended to every key, e.g. ``"val_"`` for Keras's validation names.
@@ -213,6 +215,7 @@ def _collection(
     sparse_kwargs: dict[str, Any],
     weighted_metrics: Sequence[Any] | None = None,
 ) -> MetricCollection:
+    check_loss_name(loss, "collection")  # before any metric is built: a typo is an error, as in the CLI
     named: dict[str, Metric] = {}
     for item in _checked_list(metrics, "metrics"):
         key, metric = _metric(item, loss, sparse_kwargs)
@@ -247,7 +250,7 @@ def _add(named: dict[str, Metric], key: str, metric: Metric) -> None:
 
 class KerasMetricCollection(MetricCollection):
     """A ``MetricCollection`` that gives ``sample_weight`` only to its weighted entries,
-    as Keras's ``compile`` gives it to ``weighted_metrics`` only (built by :func:`collection`).
+    as Keras's ``compile`` gives it to ``weighted_metrics`` only (built by [`collection()`][torch_keras_acc.collection.collection]).
 
     ``unweighted``: the keys (without prefix) of the ``metrics=`` entries; they are
     updated without ``sample_weight``. Entries added later (``add_metrics``) take it.
@@ -275,11 +278,10 @@ class KerasMetricCollection(MetricCollection):
         plain = {k: v for k, v in kwargs.items() if k != "sample_weight"}
         if kwargs.get("sample_weight") is not None and self._unweighted and not self._mixed and not self._warned_unweighted:
             self._warned_unweighted = True
-            warnings.warn(
+            warn_user(
                 f"collection: a sample_weight was given, but every entry ({', '.join(sorted(self._unweighted))}) came from "
                 "metrics=[...], which ignore it, as Keras's compiled metrics do; pass them as weighted_metrics=[...] to weight them",
                 KerasPitfallWarning,
-                stacklevel=3,
             )
         return args, kwargs, plain
 
@@ -306,3 +308,14 @@ class KerasMetricCollection(MetricCollection):
             f"{prefix}{key}{postfix}": metric(*args, **metric._filter_kwargs(**(plain if is_unweighted else weighted)))
             for key, metric, is_unweighted in self._entries()
         }
+
+    def plot(self, val: Any = None, ax: Any = None, together: bool = False) -> Any:
+        """torchmetrics' ``MetricCollection.plot``, each metric labelled with its key
+        (``"val_accuracy"``), the y-axis on [0, 1] (``together=True`` included)."""
+        if together:
+            return plot_accuracy(val or self.compute(), ax, "accuracy", ", ".join(str(k) for k in self.keys(keep_base=False)))
+        figures: Any = super().plot(val, ax, together=False)  # [(figure, axis)], one per metric
+        for (_, axis), (key, metric) in zip(figures, self.items(keep_base=False, copy_state=False)):
+            axis.set_ylabel(key)
+            axis.set_title(f"{key} ({type(metric).__name__})", fontsize="medium")
+        return figures

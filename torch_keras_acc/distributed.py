@@ -9,8 +9,8 @@ The padding always sits at the *end* of the global list, before the list is
 dealt out (rank ``r`` takes global positions ``r, r + R, r + 2R, ...``). So
 whatever ``shuffle``, ``seed`` and ``epoch`` are, position ``j`` of rank ``r``
 is a duplicate exactly when ``r + j * R >= len(dataset)``: at most the last
-position of a rank. :func:`padding_mask` returns these flags for the current
-rank, :func:`unpadded_weights` the matching 0/1 ``sample_weight``. With them,
+position of a rank. [`padding_mask`][torch_keras_acc.distributed.padding_mask] returns these flags for the current
+rank, [`unpadded_weights`][torch_keras_acc.distributed.unpadded_weights] the matching 0/1 ``sample_weight``. With them,
 the synced result equals one process over the dataset, every sample once.
 
 ``drop_last=True`` drops the tail instead (no duplicates, but samples
@@ -97,7 +97,7 @@ def unpadded_weights(source: SamplerSource, dtype: torch.dtype = torch.float32) 
     """``sample_weight`` for this rank's samples in order: 1 for a real sample, 0 for padding.
 
     Pass it (or its slice for the batch) as ``sample_weight`` to any metric of
-    this package; see :func:`padding_mask` for ``source``. Move it to the
+    this package; see [`padding_mask`][torch_keras_acc.distributed.padding_mask] for ``source``. Move it to the
     metric's device if needed (``update`` moves inputs for you).
     """
     return (~padding_mask(source)).to(dtype)

@@ -28,6 +28,7 @@ from torch import Tensor
 
 from torch_keras_acc import functional as F
 from torch_keras_acc import registry
+from torch_keras_acc._losses import check_loss_name
 from torch_keras_acc._convert import ArrayLike, to_tensor
 from torch_keras_acc._mean import KerasMeanMetric
 from torch_keras_acc._tf_rules import label_index
@@ -54,7 +55,7 @@ def float32_repr(x: Any) -> Any:
 
 @dataclass
 class AccuracyReport:
-    """What :func:`explain` found. ``print(report)`` shows a table; ``to_dict()`` / ``to_json()`` the data."""
+    """What [`explain()`][torch_keras_acc.explain.explain] found. ``print(report)`` shows a table; ``to_dict()`` / ``to_json()`` the data."""
 
     y_true_shape: list[int]
     y_pred_shape: list[int]
@@ -68,7 +69,7 @@ class AccuracyReport:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """The report as plain data, numbers as the float32 values a user reads (see :func:`float32_repr`)."""
+        """The report as plain data, numbers as the float32 values a user reads (see [`float32_repr`][torch_keras_acc.explain.float32_repr])."""
         return float32_repr(asdict(self))
 
     def to_json(self) -> str:
@@ -121,6 +122,7 @@ def explain(
     PyTorch loss) only matters for the legacy resolution; ``threshold`` is the
     binary threshold of the Keras variants.
     """
+    check_loss_name(loss, "explain")
     yt = to_tensor(y_true, "y_true", "explain")
     yp = to_tensor(y_pred, "y_pred", "explain")
     sw = None if sample_weight is None else to_tensor(sample_weight, "sample_weight", "explain")
@@ -135,19 +137,29 @@ def explain(
         cls = resolve_accuracy(yt, yp, loss=loss, semantics=semantics)
         return {"metric": cls.__name__, "value": _value(_quiet(cls), yt, yp, sw)}
 
-    report = AccuracyReport(list(yt.shape), list(yp.shape), problem, resolved("keras3"), resolved("legacy"))
     logits = bool(yp.is_floating_point() and yp.numel() and ((yp < 0).any() or (yp > 1).any()))
-    for label, cls, config, optional in _rows(problem, binary_like, same_shape, c, logits, threshold):
-        try:
-            report.variants[label] = _value(_quiet(cls, **config), yt, yp, sw)
-        except ValueError:
-            if not optional:  # only element-wise equality may refuse shapes the others take
-                raise
-
+    try:
+        report = AccuracyReport(list(yt.shape), list(yp.shape), problem, resolved("keras3"), resolved("legacy"))
+        for label, cls, config, optional in _rows(problem, binary_like, same_shape, c, logits, threshold):
+            try:
+                report.variants[label] = _value(_quiet(cls, **config), yt, yp, sw)
+            except ValueError:
+                if not optional:  # only element-wise equality may refuse shapes the others take
+                    raise
+    except ValueError as err:  # named after the user's call, not after a kernel they never asked for
+        raise ValueError(
+            f"explain: y_true of shape {tuple(yt.shape)} and y_pred of shape {tuple(yp.shape)} cannot be scored: {_without_kernel(err)}"
+        ) from None
     _external(report, yt, yp, sw, threshold, logits)
     _differences(report, loss, logits, threshold)
     _mistakes(report, yt, yp, threshold)
     return report
+
+
+def _without_kernel(err: ValueError) -> str:
+    """An error's message without its leading kernel name (``"legacy binary_accuracy: "``)."""
+    head, sep, rest = str(err).partition(": ")
+    return rest if sep and head in {e.cls.spec.name for e in registry.ENTRIES if e.cls.spec is not None} else str(err)
 
 
 def _rows(
@@ -218,6 +230,14 @@ def _external(report: AccuracyReport, yt: Tensor, yp: Tensor, sw: Tensor | None,
         return
     if sw is not None:
         notes.append("torchmetrics' Accuracy takes no sample weights: its values below ignore them")
+    try:
+        _torchmetrics_values(report, torchmetrics, yp, true_labels, threshold)
+    except (RuntimeError, ValueError) as err:  # its own input checks, e.g. binary labels other than 0/1
+        notes.append(f"torchmetrics refused these inputs, so its values are missing: {str(err).splitlines()[0]}")
+
+
+def _torchmetrics_values(report: AccuracyReport, torchmetrics: Any, yp: Tensor, true_labels: np.ndarray, threshold: float) -> None:
+    ext, notes = report.external, report.notes
     if report.problem == "binary":
         p = yp.reshape(yp.shape[0], -1)[:, 0] if yp.ndim > 1 else yp
         t = torch.as_tensor(true_labels)
@@ -283,9 +303,8 @@ def _mistakes(report: AccuracyReport, yt: Tensor, yp: Tensor, threshold: float) 
     assert chosen is not None and chosen.cls.spec is not None
     config = {"threshold": threshold} if "threshold" in chosen.cls.spec.config else {}
     report.mistakes += chosen.cls.spec.pitfalls(yt, yp, config)
-    # keras.metrics.Accuracy's rules too, which people reach for when they read "accuracy".
-    if "accuracy (element-wise equality)" in report.variants:
-        report.mistakes += _spec_of("Accuracy").pitfalls(yt, yp, {})
+    # keras.metrics.Accuracy (element-wise equality) is listed among the variants with what it
+    # is; its own pitfall (scores are never equal to labels) is no mistake of the user's here.
     if report.keras3["metric"] == "CategoricalAccuracy" and yp.ndim == 1:
         report.mistakes.append(
             "y_pred has rank 1, so Keras's 'accuracy' takes the whole batch as one row of class scores "
@@ -295,12 +314,6 @@ def _mistakes(report: AccuracyReport, yt: Tensor, yp: Tensor, threshold: float) 
         bad = int(F.invalid_label_count(yt, yp))
         if bad:
             report.mistakes.append(f"{bad} label(s) are not integers in [0, {yp.shape[-1]}): Keras scores them as misses.")
-
-
-def _spec_of(class_name: str) -> Any:
-    spec = next(e.cls.spec for e in registry.ENTRIES if e.class_name == class_name)
-    assert spec is not None
-    return spec
 
 
 def threshold_sweep(

@@ -264,6 +264,12 @@ def top_k_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, k: int = 5,
     # integer scores, which TensorFlow refuses, we score as Keras would on float32 ones).
     if y_pred.is_floating_point():
         y_true = y_true.to(y_pred.dtype)
+    if y_pred.ndim >= 2 and math.prod(y_true.shape[:-1]) != math.prod(y_pred.shape[:-1]):
+        # Checked before the argmax, so the message shows the shape the user passed, not argmax(y_true)'s.
+        raise ValueError(
+            f"{name}: y_true of shape {tuple(y_true.shape)} does not match y_pred of shape {tuple(y_pred.shape)}; "
+            "expected one-hot labels with one row per row of y_pred (classes on the last axis)"
+        )
     labels = argmax_last(y_true)
     return _top_k(name, labels, y_pred, _check_k(name, k))
 
@@ -365,7 +371,9 @@ SPECS: dict[str, KernelSpec] = {
             defaults={"threshold": 0.5},
             value_rules=P.BINARY_VALUE_RULES,
         ),
-        KernelSpec("categorical_accuracy", categorical_accuracy.hits, "one_hot", shape_rules=P.ONE_HOT_RULES),
+        KernelSpec(
+            "categorical_accuracy", categorical_accuracy.hits, "one_hot", shape_rules=P.ONE_HOT_RULES, value_rules=P.ONE_HOT_VALUE_RULES
+        ),
         KernelSpec(
             "sparse_categorical_accuracy",
             sparse_categorical_accuracy.hits,
@@ -381,6 +389,7 @@ SPECS: dict[str, KernelSpec] = {
             config={"k": _check_k},
             defaults={"k": 5},
             shape_rules=P.ONE_HOT_RULES,
+            value_rules=P.TOP_K_ONE_HOT_VALUE_RULES,
         ),
         KernelSpec(
             "sparse_top_k_categorical_accuracy",
@@ -389,6 +398,7 @@ SPECS: dict[str, KernelSpec] = {
             config={"k": _check_k, "from_sorted_ids": _check_bool("from_sorted_ids")},
             defaults={"k": 5, "from_sorted_ids": False},
             shape_rules=P.SORTED_IDS_AWARE_RULES,
+            value_rules=P.TOP_K_VALUE_RULES,
             invalid_labels=_class_id_labels,
             omit_default=("from_sorted_ids",),  # Keras writes it only when True
             fused="in_top_k_count",

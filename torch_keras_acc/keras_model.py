@@ -3,9 +3,9 @@
 A Keras model carries its compile config: a Keras 3 ``.keras`` file is a zip
 whose ``config.json`` holds ``compile_config``; a tf_keras HDF5 ``.h5`` file
 holds ``training_config`` (JSON) as a root attribute; a live model returns it
-from ``get_compile_config()``. :func:`from_keras_model` reads ``metrics``,
+from ``get_compile_config()``. ``from_keras_model`` reads ``metrics``,
 ``weighted_metrics`` and ``loss`` from it and returns the
-:func:`~torch_keras_acc.collection` that reproduces ``model.evaluate``: the same
+``collection`` that reproduces ``model.evaluate``: the same
 keys (but ``"loss"``, which is the model's) and, on the same predictions, labels
 and sample weights, the same values. Reading a ``.keras`` file needs neither
 Keras nor TensorFlow; an ``.h5`` file needs ``h5py``.
@@ -191,7 +191,7 @@ def _unsupported(what: str, source: str, key: str) -> ValueError:
 
 
 def _item(entry: Any, source: str, key: str) -> Any:
-    """One serialized compile entry -> an item :func:`collection` takes, keyed as Keras keys it."""
+    """One serialized compile entry -> an item ``collection`` takes, keyed as Keras keys it."""
     if isinstance(entry, str):
         if entry.lower() in ("accuracy", "acc") or registry.by_name(entry) is not None:
             return entry

@@ -1,24 +1,28 @@
 """Keras <= 2.2 (and tf.keras <= 2.1) accuracy, for reproducing old papers.
 
 Before Keras 2.2.3, ``metrics=["accuracy"]`` meant one of three functions,
-chosen from the *loss* (``keras/engine/training.py``, ``_compile_metrics``)::
+chosen from the *loss* (``keras/engine/training.py``, ``_compile_metrics``):
 
-    if output_shape[-1] == 1 or loss_function == losses.binary_crossentropy:
-        metric_fn = metrics.binary_accuracy
-    elif loss_function == losses.sparse_categorical_crossentropy:
-        metric_fn = metrics.sparse_categorical_accuracy
-    else:
-        metric_fn = metrics.categorical_accuracy
+```python
+if output_shape[-1] == 1 or loss_function == losses.binary_crossentropy:
+    metric_fn = metrics.binary_accuracy
+elif loss_function == losses.sparse_categorical_crossentropy:
+    metric_fn = metrics.sparse_categorical_accuracy
+else:
+    metric_fn = metrics.categorical_accuracy
+```
 
-with (``keras/metrics.py``, Keras 2.2)::
+with (``keras/metrics.py``, Keras 2.2):
 
-    def binary_accuracy(y_true, y_pred):
-        return K.mean(K.equal(y_true, K.round(y_pred)), axis=-1)
-    def categorical_accuracy(y_true, y_pred):
-        return K.cast(K.equal(K.argmax(y_true, axis=-1), K.argmax(y_pred, axis=-1)), K.floatx())
-    def sparse_categorical_accuracy(y_true, y_pred):
-        return K.cast(K.equal(K.max(y_true, axis=-1),
-                              K.cast(K.argmax(y_pred, axis=-1), K.floatx())), K.floatx())
+```python
+def binary_accuracy(y_true, y_pred):
+    return K.mean(K.equal(y_true, K.round(y_pred)), axis=-1)
+def categorical_accuracy(y_true, y_pred):
+    return K.cast(K.equal(K.argmax(y_true, axis=-1), K.argmax(y_pred, axis=-1)), K.floatx())
+def sparse_categorical_accuracy(y_true, y_pred):
+    return K.cast(K.equal(K.max(y_true, axis=-1),
+                          K.cast(K.argmax(y_pred, axis=-1), K.floatx())), K.floatx())
+```
 
 ``K.round`` is TensorFlow's round half to even (0.5 -> 0, 1.5 -> 2), so a
 probability of exactly 0.5 is class 0, and the binary value of a sample is
@@ -45,6 +49,7 @@ from torch import Tensor
 from torch_keras_acc import _pitfalls as P
 from torch_keras_acc._convert import ArrayLike
 from torch_keras_acc._mean import KerasMeanMetric
+from torch_keras_acc._options import MetricKwargs, OnInvalid, Unpack
 from torch_keras_acc._spec import KernelSpec
 from torch_keras_acc._dispatch import tf_argmax
 from torch_keras_acc._tf_rules import flush_subnormal, round_half_even
@@ -119,27 +124,86 @@ SPECS: dict[str, KernelSpec] = {
 
 
 class LegacyBinaryAccuracy(KerasMeanMetric):
-    """Keras 2.2's binary ``"accuracy"``: ``y_true == round(y_pred)``, averaged over the last axis."""
+    """Keras 2.2's binary ``"accuracy"``: ``y_true == round(y_pred)``, averaged over the last axis.
+
+    Args:
+        name: the metric's name (Keras's default ``"binary_accuracy"``).
+        dtype: the result's dtype (float32 by default).
+        on_invalid: what ``compute()`` does with invalid class-id labels (this metric takes none): ``"warn"`` once, ``"raise"`` or ``"ignore"``.
+        warn_pitfalls: warn once when the first batch looks like a common mistake; ``False`` silences it.
+        **kwargs: torchmetrics' ``Metric`` options (``sync_on_compute``, ``process_group``, ...).
+
+    ``update``/``update_state``/``forward`` take ``mask=`` as every metric does
+    (see [`KerasMeanMetric`][torch_keras_acc.KerasMeanMetric]).
+    """
 
     spec = SPECS["legacy binary_accuracy"]
 
-    def __init__(self, name: str = "binary_accuracy", dtype: Any = None, **kwargs: Any) -> None:
-        super().__init__(name, dtype, **kwargs)
+    def __init__(
+        self,
+        name: str = "binary_accuracy",
+        dtype: Any = None,
+        *,
+        on_invalid: OnInvalid = "warn",
+        warn_pitfalls: bool = True,
+        **kwargs: Unpack[MetricKwargs],
+    ) -> None:
+        super().__init__(name, dtype, on_invalid=on_invalid, warn_pitfalls=warn_pitfalls, **kwargs)
 
 
 class LegacyCategoricalAccuracy(KerasMeanMetric):
-    """Keras 2.2's categorical ``"accuracy"``."""
+    """Keras 2.2's categorical ``"accuracy"``.
+
+    Args:
+        name: the metric's name (Keras's default ``"categorical_accuracy"``).
+        dtype: the result's dtype (float32 by default).
+        on_invalid: what ``compute()`` does with invalid class-id labels (this metric takes none): ``"warn"`` once, ``"raise"`` or ``"ignore"``.
+        warn_pitfalls: warn once when the first batch looks like a common mistake; ``False`` silences it.
+        **kwargs: torchmetrics' ``Metric`` options (``sync_on_compute``, ``process_group``, ...).
+
+    ``update``/``update_state``/``forward`` take ``mask=`` as every metric does
+    (see [`KerasMeanMetric`][torch_keras_acc.KerasMeanMetric]).
+    """
 
     spec = SPECS["legacy categorical_accuracy"]
 
-    def __init__(self, name: str = "categorical_accuracy", dtype: Any = None, **kwargs: Any) -> None:
-        super().__init__(name, dtype, **kwargs)
+    def __init__(
+        self,
+        name: str = "categorical_accuracy",
+        dtype: Any = None,
+        *,
+        on_invalid: OnInvalid = "warn",
+        warn_pitfalls: bool = True,
+        **kwargs: Unpack[MetricKwargs],
+    ) -> None:
+        super().__init__(name, dtype, on_invalid=on_invalid, warn_pitfalls=warn_pitfalls, **kwargs)
 
 
 class LegacySparseCategoricalAccuracy(KerasMeanMetric):
-    """Keras 2.2's sparse categorical ``"accuracy"`` (labels of shape (N, 1))."""
+    """Keras 2.2's sparse categorical ``"accuracy"`` (labels of shape (N, 1)).
+
+    Args:
+        name: the metric's name (Keras's default ``"sparse_categorical_accuracy"``).
+        dtype: the result's dtype (float32 by default).
+        on_invalid: what ``compute()`` does with labels that are not integers in ``[0, C)``: ``"warn"`` once, ``"raise"`` or ``"ignore"``.
+        warn_pitfalls: warn once when the first batch looks like a common mistake; ``False`` silences it.
+        ignore_index: a label value to leave out (``-100`` padding): neither counted nor reported invalid.
+        **kwargs: torchmetrics' ``Metric`` options (``sync_on_compute``, ``process_group``, ...).
+
+    ``update``/``update_state``/``forward`` take ``mask=`` as every metric does
+    (see [`KerasMeanMetric`][torch_keras_acc.KerasMeanMetric]).
+    """
 
     spec = SPECS["legacy sparse_categorical_accuracy"]
 
-    def __init__(self, name: str = "sparse_categorical_accuracy", dtype: Any = None, **kwargs: Any) -> None:
-        super().__init__(name, dtype, **kwargs)
+    def __init__(
+        self,
+        name: str = "sparse_categorical_accuracy",
+        dtype: Any = None,
+        *,
+        on_invalid: OnInvalid = "warn",
+        warn_pitfalls: bool = True,
+        ignore_index: int | None = None,
+        **kwargs: Unpack[MetricKwargs],
+    ) -> None:
+        super().__init__(name, dtype, on_invalid=on_invalid, warn_pitfalls=warn_pitfalls, ignore_index=ignore_index, **kwargs)

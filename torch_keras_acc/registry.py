@@ -1,9 +1,9 @@
 """The one table of metrics: a row per class, with its Keras names, and ``get()``.
 
-Every place that maps a name to a metric reads this table: :func:`get`,
-:func:`explain`, ``collection()``, the package's exports, the docs, the tests
-and the benchmark. (What ``"accuracy"`` resolves to is the rule of
-``resolve.py``; the table reads each class's kind from there.)
+Every place that maps a name to a metric reads this table: [`get()`][torch_keras_acc.registry.get],
+[`explain()`][torch_keras_acc.explain.explain], [`collection()`][torch_keras_acc.collection.collection],
+the package's exports, the docs, the tests and the benchmark. (What ``"accuracy"`` resolves to is
+the rule of ``resolve.py``; the table reads each class's kind from there.)
 
 Example:
     >>> from torch_keras_acc import registry
@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -128,10 +129,10 @@ def names() -> list[str]:
 def get(identifier: Any, **kwargs: Any) -> KerasMeanMetric:
     """A metric from a Keras identifier, like ``keras.metrics.get`` / ``model.compile``.
 
-    * ``"accuracy"`` / ``"acc"`` (any case, as in ``compile``): :class:`KerasAccuracy`
+    * ``"accuracy"`` / ``"acc"`` (any case, as in ``compile``): [`KerasAccuracy`][torch_keras_acc.resolve.KerasAccuracy]
       named after the string. Note ``keras.metrics.get("accuracy")`` itself
       returns the element-wise ``Accuracy``; ``compile`` does not, and we follow
-      ``compile``. For element-wise equality use :class:`Accuracy` or its config.
+      ``compile``. For element-wise equality use [`Accuracy`][torch_keras_acc.metrics.Accuracy] or its config.
     * a metric's function or class name (``"sparse_categorical_accuracy"``,
       ``"SparseTopKCategoricalAccuracy"``, ...): that metric, named as Keras does.
     * a Keras config dict, ``{"class_name": ..., "config": {...}}`` as written by
@@ -169,8 +170,10 @@ def get(identifier: Any, **kwargs: Any) -> KerasMeanMetric:
             if identifier == found.class_name:
                 return found.cls(**kwargs)
             return found.cls(**{"name": identifier, **kwargs})  # named after the string, as compile does
+    close = difflib.get_close_matches(identifier, names(), n=3, cutoff=0.6) if isinstance(identifier, str) else []
+    hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
     raise ValueError(
-        f"get: could not interpret metric identifier {identifier!r}; expected 'accuracy'/'acc', a Keras accuracy "
+        f"get: could not interpret metric identifier {identifier!r}; {hint}expected 'accuracy'/'acc', a Keras accuracy "
         f"name such as 'sparse_categorical_accuracy', a class name such as 'TopKCategoricalAccuracy', a Keras config dict, "
         "or a metric class or instance"
     )

@@ -4,17 +4,14 @@ In ``model.compile(metrics=["accuracy"])`` (or ``"acc"``, any case) Keras 3
 and tf.keras >= 2.2 pick the metric from the shapes of y_true and y_pred
 (``keras/src/trainers/compile_utils.py``, ``is_binary_or_sparse_categorical``):
 
-====================================================  =============================
-rule, checked in this order                            metric
-====================================================  =============================
-y_pred's last dim is 1                                 ``BinaryAccuracy``
-y_true has lower rank than y_pred, or y_true's last    ``SparseCategoricalAccuracy``
-dim is 1 and y_pred's is not
-otherwise                                              ``CategoricalAccuracy``
-====================================================  =============================
+| rule, checked in this order | metric |
+|---|---|
+| y_pred's last dim is 1 | ``BinaryAccuracy`` |
+| y_true has lower rank than y_pred, or y_true's last dim is 1 and y_pred's is not | ``SparseCategoricalAccuracy`` |
+| otherwise | ``CategoricalAccuracy`` |
 
 The loss plays no part. Keras <= 2.2 chose from the loss instead (see
-:mod:`torch_keras_acc.legacy`): binary if y_pred's last dim is 1 or the loss is
+[`torch_keras_acc.legacy`][torch_keras_acc.legacy]): binary if y_pred's last dim is 1 or the loss is
 binary crossentropy, sparse only for sparse categorical crossentropy, else
 categorical. ``semantics="legacy"`` selects that rule.
 
@@ -33,14 +30,16 @@ Example:
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Literal, Mapping
 
 from torch import Tensor
 
 from torch_keras_acc import legacy, metrics
 from torch_keras_acc._convert import ArrayLike, to_tensor
+from torch_keras_acc._losses import check_loss_name
 from torch_keras_acc._mean import KerasMeanMetric
+from torch_keras_acc._options import MetricKwargs, OnInvalid, Unpack, option_repr
+from torch_keras_acc._warn import warn_user
 from torch_keras_acc._spec import KernelSpec
 
 __all__ = ["KerasAccuracy", "VARIANTS", "resolve_accuracy", "loss_kind"]
@@ -133,6 +132,7 @@ def resolve_accuracy(y_true: ArrayLike, y_pred: ArrayLike, loss: Any = None, sem
     """
     if semantics not in SEMANTICS:
         raise ValueError(f"accuracy: semantics must be one of {SEMANTICS}, got {semantics!r}")
+    check_loss_name(loss, "accuracy")
     y_true, y_pred = _shapes(y_true, y_pred)
     kind = loss_kind(loss, y_true, y_pred)
     if semantics == "legacy":
@@ -161,6 +161,15 @@ class KerasAccuracy(KerasMeanMetric):
             ``BCEWithLogitsLoss`` resolve to categorical accuracy in Keras).
         semantics: ``"keras3"`` (Keras 3 and tf.keras >= 2.2) or ``"legacy"``
             (Keras <= 2.2, tf.keras <= 2.1).
+        on_invalid: what ``compute()`` does with sparse labels that are not integers in
+            ``[0, C)``: warn once (``"warn"``), raise (``"raise"``) or nothing (``"ignore"``).
+        warn_pitfalls: warn once ([`KerasPitfallWarning`][torch_keras_acc.KerasPitfallWarning])
+            when the first batch looks like a common mistake; ``False`` silences it.
+        ignore_index: a label value to leave out (``-100`` padding) when the variant is sparse.
+        **kwargs: torchmetrics' ``Metric`` options (``sync_on_compute``, ``process_group``, ...).
+
+    ``update``, ``update_state`` and ``forward`` take ``mask=`` (a bool tensor of the
+    per-sample shape, True where a position counts), as every metric does.
 
     The choice is exposed as ``metric.variant`` (a class) and in ``repr``. Keras
     resolves once, when it traces the model, so a later batch that differs only in
@@ -172,10 +181,25 @@ class KerasAccuracy(KerasMeanMetric):
 
     spec = None  # resolved per batch: see _batch_spec
 
-    def __init__(self, name: str = "accuracy", dtype: Any = None, loss: Any = None, semantics: Semantics = "keras3", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        name: str = "accuracy",
+        dtype: Any = None,
+        loss: Any = None,
+        semantics: Semantics = "keras3",
+        *,
+        on_invalid: OnInvalid = "warn",
+        warn_pitfalls: bool = True,
+        ignore_index: int | None = None,
+        **kwargs: Unpack[MetricKwargs],
+    ) -> None:
         if semantics not in SEMANTICS:
             raise ValueError(f"{name}: semantics must be one of {SEMANTICS}, got {semantics!r}")
-        super().__init__(name, dtype, identity=(semantics, loss_kind(loss)), **kwargs)
+        check_loss_name(loss, name)
+        super().__init__(
+            name, dtype, identity=(semantics, loss_kind(loss)),
+            on_invalid=on_invalid, warn_pitfalls=warn_pitfalls, ignore_index=ignore_index, **kwargs,
+        )
         self.loss = loss
         self.semantics = semantics
         self.variant: type[KerasMeanMetric] | None = None
@@ -219,13 +243,12 @@ class KerasAccuracy(KerasMeanMetric):
             return
         if kind == "categorical" and chosen_kind == "sparse":
             return  # CrossEntropyLoss with index targets: loss_kind without tensors cannot tell
-        warnings.warn(
+        warn_user(
             f"{self.name}: Keras 3 resolves 'accuracy' from shapes alone and chose {chosen.__name__}, "
             f"although the loss is {kind} crossentropy. Keras would report the same number; if that is not "
             "what you want, use the explicit class (e.g. BinaryAccuracy(threshold=0.0) for logits of shape (N,)), "
             "reshape y_pred to (N, 1) for binary, or pass semantics='legacy' for Keras <= 2.2's loss-based rule.",
             UserWarning,
-            stacklevel=5,
         )
 
     def get_config(self) -> dict[str, Any]:
@@ -236,4 +259,6 @@ class KerasAccuracy(KerasMeanMetric):
 
     def extra_repr(self) -> str:
         chosen = self.variant.__name__ if self.variant else "unresolved"
-        return f"{super().extra_repr()}, semantics={self.semantics!r}, variant={chosen}"
+        # get_config() names semantics only when not the default; the repr always does, once.
+        config = {k: v for k, v in self.get_config().items() if k != "semantics"}
+        return ", ".join(f"{k}={option_repr(v)}" for k, v in config.items()) + f", semantics={self.semantics!r}, variant={chosen}"

@@ -5,7 +5,7 @@ that returns one value per sample (or per element), wrapped in
 ``keras.metrics.MeanMetricWrapper``. This is the same wrapper on our weighted
 mean: ``sample_weight`` broadcasting and reduction, ``mask=``, sync across
 processes, collections and ``get_config()``, exactly as for the six accuracy
-metrics. The function defines the semantics; a :class:`KernelSpec` is built
+metrics. The function defines the semantics; a ``KernelSpec`` is built
 from it, so the base class reads nothing but that spec.
 
 Example:
