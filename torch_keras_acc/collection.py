@@ -177,12 +177,12 @@ def collection(
 
     Example:
         >>> import torch_keras_acc as tka
-        >>> m = tka.collection(["accuracy"], weighted_metrics=["accuracy", "sparse_top_k_categorical_accuracy"])
+        >>> m = tka.collection(["accuracy"], weighted_metrics=["accuracy"])
         >>> sorted(m.keys())
-        ['accuracy', 'sparse_top_k_categorical_accuracy', 'weighted_accuracy']
+        ['accuracy', 'weighted_accuracy']
         >>> m.update([[0.1, 0.9], [0.8, 0.2]], [1, 1], sample_weight=[3.0, 1.0])
         >>> {k: round(float(v), 4) for k, v in sorted(m.compute().items())}
-        {'accuracy': 0.5, 'sparse_top_k_categorical_accuracy': 1.0, 'weighted_accuracy': 0.75}
+        {'accuracy': 0.5, 'weighted_accuracy': 0.75}
     """
     if weighted_metrics is not None and not isinstance(weighted_metrics, (list, tuple)):
         if isinstance(weighted_metrics, dict) and "class_name" not in weighted_metrics:
