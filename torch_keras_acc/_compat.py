@@ -150,6 +150,30 @@ class CompatMetric(Metric):
             setattr(this, key, getattr(this, key).to(device=device, dtype=dtype))
         return this
 
+    # -- pickling --------------------------------------------------------------------
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """An unpickled metric owns the memory of its states.
+
+        Why: ``torch.multiprocessing`` pickles CPU tensors into shared memory, and Lightning's
+        ``ddp_spawn`` unshares only parameters and buffers (``_disable_module_memory_sharing``),
+        so every spawned rank received the *same* state tensors. Our updates add in place
+        (``add_to``), so all ranks' batches landed in one memory, racing, until the first
+        ``reset()`` installed fresh tensors: epoch 0 was counted wrong, at random. (torchmetrics'
+        own metrics replace their states on update, which hides the sharing from them.)
+        """
+        super().__setstate__(state)
+        self._unshare(lambda t: t.is_shared())  # CPU shared memory, or CUDA (an IPC handle is shared too)
+
+    def _unshare(self, shared: Callable[[Tensor], bool]) -> None:
+        """Replace every state (and the traced-update counter) that ``shared`` flags by a private copy."""
+        for key in self._defaults:
+            value = getattr(self, key)
+            if isinstance(value, Tensor) and shared(value):
+                setattr(self, key, value.clone())
+        counter = self._buffers.get("_traced_updates")
+        if counter is not None and shared(counter):
+            self._buffers["_traced_updates"] = counter.clone()
+
     # -- merging ---------------------------------------------------------------------
     def merge_state(self, incoming_state: dict[str, Any] | Metric) -> None:
         """``Metric.merge_state``, refusing a state from a metric of another configuration.
