@@ -65,13 +65,15 @@ class CompatMetric(Metric):
         Why: ``Metric._wrap_update`` sets ``_computed`` and ``_update_count`` through
         ``nn.Module.__setattr__`` (microseconds a call) and enters a grad-mode context
         on every step; on tiny batches that overhead is the whole cost. Inputs are
-        detached on the way in (``_convert.to_tensor``), so no graph can form.
+        detached on the way in (``_convert.to_tensor``), so no graph can form. A batch
+        counts once accepted: one that raises leaves ``update_count`` as it was (torchmetrics
+        counts it first), like the states.
         """
 
         @functools.wraps(update)
         def wrapped(*args: Any, **kwargs: Any) -> None:
-            self._count_update()
             update(*args, **kwargs)
+            self._count_update()
 
         return wrapped
 
@@ -122,9 +124,10 @@ class CompatMetric(Metric):
         try:
             if self.dist_sync_on_step:
                 return super().forward(*args, **kwargs)
-            self._count_update()  # the bookkeeping of the wrapped update (see _wrap_update)
-            self._forward_cache = self._batch_value(*args, **kwargs)
-            return self._forward_cache
+            value = self._batch_value(*args, **kwargs)
+            self._count_update()  # the bookkeeping of the wrapped update, once accepted (see _wrap_update)
+            self._forward_cache = value
+            return value
         finally:
             self.__dict__["_in_forward"] = False
 
