@@ -103,6 +103,18 @@ class Snapshots(pl.Callback):
     def __init__(self, out_dir: str) -> None:
         self.out_dir = out_dir
         self.logged: dict[str, float] = {}
+        self.local: dict[str, float] = {}  # each rank's own count at epoch end, before Lightning syncs
+
+    def _take_local(self, pl_module: pl.LightningModule, names: tuple[str, ...], epoch: int) -> None:
+        for name in names:
+            self.local[f"{name}/{epoch}"] = float(getattr(pl_module, name).count)
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self._take_local(pl_module, ("val_acc", "val_acc_padded"), trainer.current_epoch)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._take_local(pl_module, ("train_acc",), trainer.current_epoch)
 
     def _take(self, trainer: pl.Trainer, stage: str, epoch: int) -> None:
         for name, value in trainer.callback_metrics.items():
@@ -120,7 +132,7 @@ class Snapshots(pl.Callback):
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._take(trainer, "train_acc_epoch", trainer.current_epoch - 1)
         path = Path(self.out_dir) / f"rank{trainer.global_rank}.pt"
-        torch.save({"logged": self.logged, "records": dict(pl_module.records)}, path)
+        torch.save({"logged": self.logged, "local": self.local, "records": dict(pl_module.records)}, path)
 
 
 def fit(out_dir: str) -> None:
@@ -185,6 +197,18 @@ def test_epoch_value_is_one_process_over_all_data(
     for rank, snapshot in enumerate(ranks):
         got = snapshot["logged"][f"{logged}/{epoch}"]
         assert got == want.item(), f"rank {rank}, epoch {epoch}: logged {logged}={got!r}, one process gives {want.item()!r}"
+
+
+@pytest.mark.parametrize("epoch", range(EPOCHS))
+@pytest.mark.parametrize("name, key, n_samples", [("val_acc", "val0", VAL_SIZES[0]), ("val_acc_padded", "val1", VAL_SIZES[1]), ("train_acc", "train", 32)])
+def test_each_rank_counts_only_its_own_samples(run: tuple[Path, list[dict]], name: str, key: str, n_samples: int, epoch: int) -> None:
+    """Before the sync, each rank's state holds its own batches only: ddp_spawn hands every rank the
+    same pickled states in shared memory, and in-place updates once added into one memory (issue 20)."""
+    _, ranks = run
+    local = [snapshot["local"][f"{name}/{epoch}"] for snapshot in ranks]
+    if name != "val_acc_padded":  # no padding: a rank's count is the number of samples it scored
+        assert local == [sum(len(idx) for idx, _, _ in snapshot["records"][f"{key}/{epoch}"]) for snapshot in ranks]
+    assert sum(local) == n_samples, f"{name}, epoch {epoch}: the ranks' own counts {local} do not add up to {n_samples}"
 
 
 def test_padding_is_there_and_weighed_out(run: tuple[Path, list[dict]]) -> None:

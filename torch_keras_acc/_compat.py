@@ -77,13 +77,15 @@ class CompatMetric(Metric):
         Why: ``Metric._wrap_update`` sets ``_computed`` and ``_update_count`` through
         ``nn.Module.__setattr__`` (microseconds a call) and enters a grad-mode context
         on every step; on tiny batches that overhead is the whole cost. Inputs are
-        detached on the way in (``_convert.to_tensor``), so no graph can form.
+        detached on the way in (``_convert.to_tensor``), so no graph can form. A batch
+        counts once accepted: one that raises leaves ``update_count`` as it was (torchmetrics
+        counts it first), like the states.
         """
 
         @functools.wraps(update)
         def wrapped(*args: Any, **kwargs: Any) -> None:
-            self._count_update()
             update(*args, **kwargs)
+            self._count_update()
 
         return wrapped
 
@@ -134,9 +136,10 @@ class CompatMetric(Metric):
         try:
             if self.dist_sync_on_step:
                 return super().forward(*args, **kwargs)
-            self._count_update()  # the bookkeeping of the wrapped update (see _wrap_update)
-            self._forward_cache = self._batch_value(*args, **kwargs)
-            return self._forward_cache
+            value = self._batch_value(*args, **kwargs)
+            self._count_update()  # the bookkeeping of the wrapped update, once accepted (see _wrap_update)
+            self._forward_cache = value
+            return value
         finally:
             self.__dict__["_in_forward"] = False
 
@@ -171,6 +174,30 @@ class CompatMetric(Metric):
         if self._is_synced:
             self.unsync()
         raise error
+
+    # -- pickling --------------------------------------------------------------------
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """An unpickled metric owns the memory of its states.
+
+        Why: ``torch.multiprocessing`` pickles CPU tensors into shared memory, and Lightning's
+        ``ddp_spawn`` unshares only parameters and buffers (``_disable_module_memory_sharing``),
+        so every spawned rank received the *same* state tensors. Our updates add in place
+        (``add_to``), so all ranks' batches landed in one memory, racing, until the first
+        ``reset()`` installed fresh tensors: epoch 0 was counted wrong, at random. (torchmetrics'
+        own metrics replace their states on update, which hides the sharing from them.)
+        """
+        super().__setstate__(state)
+        self._unshare(lambda t: t.is_shared())  # CPU shared memory, or CUDA (an IPC handle is shared too)
+
+    def _unshare(self, shared: Callable[[Tensor], bool]) -> None:
+        """Replace every state (and the traced-update counter) that ``shared`` flags by a private copy."""
+        for key in self._defaults:
+            value = getattr(self, key)
+            if isinstance(value, Tensor) and shared(value):
+                setattr(self, key, value.clone())
+        counter = self._buffers.get("_traced_updates")
+        if counter is not None and shared(counter):
+            self._buffers["_traced_updates"] = counter.clone()
 
     # -- merging ---------------------------------------------------------------------
     def merge_state(self, incoming_state: dict[str, Any] | Metric) -> None:
