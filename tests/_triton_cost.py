@@ -51,6 +51,7 @@ class TritonCost:
     host_reads: int = 0
     loaded: dict[str, int] = field(default_factory=dict)
     loaded_elsewhere: int = 0
+    touched: dict[str, set] = field(default_factory=dict)  # distinct byte addresses loaded, per input
     _stack: contextlib.ExitStack | None = None
     _in_launch: int = 0
 
@@ -63,6 +64,11 @@ class TritonCost:
         """Bytes loaded from input ``name`` over its own bytes (1.0: read once)."""
         t = self.inputs[name]
         return self.loaded.get(name, 0) / max(1, t.numel() * t.element_size())
+
+    def coverage(self, name: str) -> float:
+        """Distinct bytes of input ``name`` loaded over its bytes (1.0: every byte read at least once)."""
+        t = self.inputs[name]
+        return len(self.touched.get(name, ())) / max(1, t.numel() * t.element_size())
 
     def summary(self) -> str:
         ratios = ", ".join(f"{k} {self.read_ratio(k):.2f}x" for k in self.inputs)
@@ -92,6 +98,7 @@ class TritonCost:
             for name, lo, hi in ranges:
                 inside = (addresses >= lo) & (addresses < hi)
                 cost.loaded[name] = cost.loaded.get(name, 0) + int(inside.sum()) * itemsize
+                cost.touched.setdefault(name, set()).update((int(a) + b for a in addresses[inside] for b in range(itemsize)))
                 addresses = addresses[~inside]
             cost.loaded_elsewhere += addresses.size * itemsize
             return load(builder, ptrs, mask, *args, **kwargs)

@@ -262,9 +262,15 @@ class KerasMeanMetric(CompatMetric):
         y_true = to_tensor(target, "y_true", self.name, self.device)
         spec, config = self._batch_spec(y_true, y_pred)
         weight = None if sample_weight is None else to_tensor(sample_weight, "sample_weight", self.name, self.device)
+        if spec.fused is not None and self.dtype_config.is_floating_point:
+            # One launch that adds into the states (invalid labels too), or None: the hits path.
+            fused = spec.fused(y_true, y_pred, config, weight, mask, self.ignore_index, (self.total, self.count, self.invalid))
+            if fused is not None:
+                if self.warn_pitfalls and not self._pitfalls_checked and not is_compiling():
+                    self._warn_pitfalls(spec, config, y_true, y_pred)
+                self._accepted(spec, y_true, y_pred)
+                return fused
         sums = None
-        if spec.fused is not None and mask is None and self.ignore_index is None and self.dtype_config.is_floating_point:
-            sums = spec.fused(y_true, y_pred, config, weight)  # one launch, or None: this batch takes the hits path
         keep = None
         if sums is None:
             try:

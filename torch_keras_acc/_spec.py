@@ -47,9 +47,11 @@ class KernelSpec:
             integers in ``[0, C)`` among those ``keep`` marks (None: all), or None when
             this kernel takes no class indices to validate.
         omit_default: config keys Keras writes into ``get_config()`` only when not at their default.
-        fused: ``(y_true, y_pred, config, weight) -> (total, count)`` of the whole batch in one
-            fused launch, or None when this batch cannot take it (then ``hits`` runs); the
-            same sums as ``hits`` under Keras's weighted mean, bit for bit.
+        fused: ``(y_true, y_pred, config, weight, mask, ignore_index, (total, count, invalid))
+            -> (total, count)``: the whole batch in one fused launch that adds into the three
+            states given (invalid labels counted too) and returns the batch's own sums, or None
+            when this batch cannot take it (then ``hits`` runs and nothing was added); the
+            same sums as ``hits`` under Keras's weighted mean (see _fused.py).
     """
 
     name: str
@@ -61,7 +63,7 @@ class KernelSpec:
     value_rules: tuple[Rule, ...] = ()
     invalid_labels: Callable[[Tensor, Tensor, Mapping[str, Any], "Tensor | None"], "Tensor | int"] | None = None
     omit_default: tuple[str, ...] = ()
-    fused: Callable[[Tensor, Tensor, Mapping[str, Any], "Tensor | None"], "tuple[Tensor, Tensor | float] | None"] | None = None
+    fused: Callable[..., "tuple[Tensor, Tensor] | None"] | None = None
 
     def check_config(self, metric: str, values: Mapping[str, Any]) -> dict[str, Any]:
         """The config with each value checked (and normalized), or a TypeError/ValueError naming ``metric``."""

@@ -35,12 +35,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from torch_keras_acc import _paths
+from torch_keras_acc import _fused, _paths
 from torch_keras_acc import _pitfalls as P
 from torch_keras_acc._compat import is_compiling
 from torch_keras_acc._convert import ArrayLike, to_tensor
 from torch_keras_acc._spec import KernelSpec
-from torch_keras_acc._tf_ops import _cpu_fast_path, argmax_last, flush_operand, flush_subnormal, fused_path, in_top_k, squeeze_or_expand_to_same_rank
+from torch_keras_acc._tf_ops import _cpu_fast_path, argmax_last, flush_operand, flush_subnormal, in_top_k, squeeze_or_expand_to_same_rank
 
 __all__ = [
     "SPECS",
@@ -394,37 +394,6 @@ def _class_id_labels(y_true: Tensor, y_pred: Tensor, config: Any, keep: Tensor |
     return _invalid_count(y_true, y_pred.shape[-1] if y_pred.ndim else 0, keep)
 
 
-def _fused_sparse(kernel: str) -> Callable[[Tensor, Tensor, Any, Tensor | None], tuple[Tensor, Tensor | float] | None]:
-    """A spec's ``fused``: the batch's (total, count) from one Triton launch, for (N,) or (N, 1)
-    labels with (N, C) scores and no or per-sample weights (other batches: None, the hits path).
-    Labels get Keras's cast first (``_class_ids``), so the kernel compares them exactly."""
-
-    def fused(y_true: Tensor, y_pred: Tensor, config: Any, weight: Tensor | None) -> tuple[Tensor, Tensor | float] | None:
-        if config.get("from_sorted_ids") or not fused_path(y_pred):  # (N, C) float scores on the triton path only
-            return None
-        n = y_pred.shape[0]
-        if y_true.numel() != n or y_true.ndim > 2:
-            return None
-        if weight is not None and (weight.ndim == 0 or weight.numel() != n or weight.ndim > 2):
-            return None  # a scalar weighs the whole batch; other shapes reduce differently
-        from torch_keras_acc import _triton
-
-        labels = y_true.reshape(n)
-        labels = _label_index(labels) if kernel == "in_top_k_count" else _class_ids(labels, y_pred.dtype)
-        acc = torch.float64 if weight is not None else torch.int64
-        total = torch.zeros((), dtype=acc, device=y_pred.device)
-        count = torch.zeros((), dtype=torch.float64, device=y_pred.device) if weight is not None else None
-        w = None if weight is None else weight.reshape(n).to(torch.float64)
-        if kernel == "in_top_k_count":
-            _triton.in_top_k_count(labels, y_pred, config["k"], total, count_out=count, weight=w)
-        else:
-            _triton.sparse_argmax_count(y_pred, labels, total, count_out=count, weight=w)
-        _paths.record(f"fused {kernel}", "triton")
-        return total, (float(n) if count is None else count)
-
-    return fused
-
-
 # -- configuration checks (run at construction, naming the metric) --------------
 def _check_k(name: str, k: Any) -> int:
     if isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)):
@@ -453,7 +422,7 @@ def _check_bool(key: str) -> Callable[[str, Any], bool]:
 SPECS: dict[str, KernelSpec] = {
     spec.name: spec
     for spec in (
-        KernelSpec("accuracy", accuracy.hits, "elementwise", value_rules=P.ELEMENTWISE_VALUE_RULES),
+        KernelSpec("accuracy", accuracy.hits, "elementwise", value_rules=P.ELEMENTWISE_VALUE_RULES, fused=_fused.elementwise("equal")),
         KernelSpec(
             "binary_accuracy",
             binary_accuracy.hits,
@@ -461,15 +430,16 @@ SPECS: dict[str, KernelSpec] = {
             config={"threshold": _check_threshold},
             defaults={"threshold": 0.5},
             value_rules=P.BINARY_VALUE_RULES,
+            fused=_fused.elementwise("binary"),
         ),
-        KernelSpec("categorical_accuracy", categorical_accuracy.hits, "one_hot", shape_rules=P.ONE_HOT_RULES),
+        KernelSpec("categorical_accuracy", categorical_accuracy.hits, "one_hot", shape_rules=P.ONE_HOT_RULES, fused=_fused.one_hot("onehot_argmax")),
         KernelSpec(
             "sparse_categorical_accuracy",
             sparse_categorical_accuracy.hits,
             "class_ids",
             shape_rules=P.CLASS_ID_RULES,
             invalid_labels=_class_id_labels,
-            fused=_fused_sparse("sparse_argmax_count"),
+            fused=_fused.sparse("sparse_argmax"),
         ),
         KernelSpec(
             "top_k_categorical_accuracy",
@@ -478,6 +448,7 @@ SPECS: dict[str, KernelSpec] = {
             config={"k": _check_k},
             defaults={"k": 5},
             shape_rules=P.ONE_HOT_RULES,
+            fused=_fused.one_hot("onehot_top_k"),
         ),
         KernelSpec(
             "sparse_top_k_categorical_accuracy",
@@ -488,7 +459,7 @@ SPECS: dict[str, KernelSpec] = {
             shape_rules=P.SORTED_IDS_AWARE_RULES,
             invalid_labels=_class_id_labels,
             omit_default=("from_sorted_ids",),  # Keras writes it only when True
-            fused=_fused_sparse("in_top_k_count"),
+            fused=_fused.sparse("in_top_k"),
         ),
     )
 }
