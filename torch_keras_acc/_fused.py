@@ -117,16 +117,23 @@ def _layout(name: str, hits_shape: tuple[int, ...], device: torch.device, states
                              w_strides=w_strides, keep=keep, keep_strides=k_strides, ignore=ignore)
 
 
-def _done(red: Any, kernel: str) -> tuple[Tensor, Tensor]:
+def _run(kernel: str, dtype: torch.dtype, red: Any, launch: Callable[[Any], Any], reference: Callable[[], Any]) -> tuple[Tensor, Tensor] | None:
+    """``launch(red)`` through the check at first use of kernel x dtype x device (see _verify):
+    the batch's (total, count) once added into the states, or None (not added: the reference runs)."""
+    from torch_keras_acc import _verify
+
+    done = _verify.fused_launch(kernel, dtype, red, launch, reference)
+    if done is None:
+        return None
     _paths.record(f"fused {kernel}", "triton")
-    return red.batch[0], red.batch[1]
+    return done.batch[0], done.batch[1]
 
 
 def sparse(kernel: str) -> Fused:
     """The fused update of a class-id kernel: ``"sparse_argmax"`` or ``"in_top_k"``."""
 
     def fused(y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any], weight: Tensor | None, mask: Any,
-              ignore: int | None, states: States) -> tuple[Tensor, Tensor] | None:
+              ignore: int | None, states: States, reference: Callable[[], Any]) -> tuple[Tensor, Tensor] | None:
         from torch_keras_acc import _triton
 
         if config.get("from_sorted_ids") or not applies(y_pred.device) or y_true.device != y_pred.device:
@@ -147,10 +154,9 @@ def sparse(kernel: str) -> Fused:
             return None
         labels = y_true.reshape(lead)
         if kernel == "in_top_k":
-            _triton.topk(kernel, labels, y_pred, int(config["k"]), red)
-        else:
-            _triton.sparse(kernel, y_pred, labels, red, keras_cast=True)
-        return _done(red, kernel)
+            k = int(config["k"])
+            return _run(kernel, y_pred.dtype, red, lambda r: _triton.topk(kernel, labels, y_pred, k, r), reference)
+        return _run(kernel, y_pred.dtype, red, lambda r: _triton.sparse(kernel, y_pred, labels, r, keras_cast=True), reference)
 
     return fused
 
@@ -159,7 +165,7 @@ def one_hot(kernel: str) -> Fused:
     """The fused update of a one-hot kernel: ``"onehot_argmax"`` or ``"onehot_top_k"``."""
 
     def fused(y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any], weight: Tensor | None, mask: Any,
-              ignore: int | None, states: States) -> tuple[Tensor, Tensor] | None:
+              ignore: int | None, states: States, reference: Callable[[], Any]) -> tuple[Tensor, Tensor] | None:
         from torch_keras_acc import _triton
 
         if not applies(y_pred.device) or y_true.device != y_pred.device or ignore is not None:
@@ -175,10 +181,9 @@ def one_hot(kernel: str) -> Fused:
         if kernel == "onehot_top_k":
             if y_pred.is_floating_point() and _triton.needs_cast(y_true.dtype, y_pred.dtype):
                 y_true = y_true.to(y_pred.dtype)  # Keras's cast of the targets rounds: one more pass
-            _triton.topk(kernel, y_true, y_pred, int(config["k"]), red, onehot_targets=True)
-        else:
-            _triton.onehot(kernel, y_true, y_pred, red)
-        return _done(red, kernel)
+            k, t = int(config["k"]), y_true
+            return _run(kernel, y_pred.dtype, red, lambda r: _triton.topk(kernel, t, y_pred, k, r, onehot_targets=True), reference)
+        return _run(kernel, y_pred.dtype, red, lambda r: _triton.onehot(kernel, y_true, y_pred, r), reference)
 
     return fused
 
@@ -187,7 +192,7 @@ def elementwise(kernel: str) -> Fused:
     """The fused update of an element-wise kernel: ``"binary"`` or ``"equal"``."""
 
     def fused(y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any], weight: Tensor | None, mask: Any,
-              ignore: int | None, states: States) -> tuple[Tensor, Tensor] | None:
+              ignore: int | None, states: States, reference: Callable[[], Any]) -> tuple[Tensor, Tensor] | None:
         from torch_keras_acc import _triton
 
         if not applies(y_pred.device) or y_true.device != y_pred.device or ignore is not None:
@@ -203,9 +208,8 @@ def elementwise(kernel: str) -> Fused:
         if red is None:
             return None
         if kernel == "binary":
-            _triton.binary(kernel, t, p, float(config["threshold"]), red, n=p.shape[0])
-        else:
-            _triton.equal(kernel, t, p, red, n=p.shape[0])
-        return _done(red, kernel)
+            threshold = float(config["threshold"])
+            return _run(kernel, p.dtype, red, lambda r: _triton.binary(kernel, t, p, threshold, r, n=p.shape[0]), reference)
+        return _run(kernel, p.dtype, red, lambda r: _triton.equal(kernel, t, p, r, n=p.shape[0]), reference)
 
     return fused

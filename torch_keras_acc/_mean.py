@@ -264,31 +264,15 @@ class KerasMeanMetric(CompatMetric):
         weight = None if sample_weight is None else to_tensor(sample_weight, "sample_weight", self.name, self.device)
         if spec.fused is not None and self.dtype_config.is_floating_point:
             # One launch that adds into the states (invalid labels too), or None: the hits path.
-            fused = spec.fused(y_true, y_pred, config, weight, mask, self.ignore_index, (self.total, self.count, self.invalid))
+            # ``reference``: this batch's sums on the reference path, for the check at first use (_verify).
+            fused = spec.fused(y_true, y_pred, config, weight, mask, self.ignore_index, (self.total, self.count, self.invalid),
+                               lambda: self._reference_sums(spec, config, y_true, y_pred, weight, mask))
             if fused is not None:
                 if self.warn_pitfalls and not self._pitfalls_checked and not is_compiling():
                     self._warn_pitfalls(spec, config, y_true, y_pred)
                 self._accepted(spec, y_true, y_pred)
                 return fused
-        sums = None
-        keep = None
-        if sums is None:
-            try:
-                hits = spec.hits(y_true, y_pred, device=self.device, **config)
-            except ValueError as err:
-                hints = spec.pitfalls(y_true, y_pred, config, values_too=False)
-                if not hints:
-                    raise
-                raise ValueError(f"{err}. Likely cause: {' '.join(hints)}") from None
-            keep = self._keep(y_true, hits, mask)
-            weight = apply_mask(self.name, weight, keep)
-            sums = weighted_sums(self.name, hits, weight, integer=not self.dtype_config.is_floating_point)
-            if keep is not None and spec.invalid_labels is not None:  # class-id kernels: one hit per label
-                keep = torch.broadcast_to(keep, hits.shape).reshape(y_true.shape)
-        total, count = sums
-        invalid = None
-        if spec.invalid_labels is not None:
-            invalid = spec.invalid_labels(y_true, y_pred, config, keep)
+        total, count, invalid = self._reference_sums(spec, config, y_true, y_pred, weight, mask)
         if self.warn_pitfalls and not self._pitfalls_checked and not is_compiling():  # value checks read the host
             self._warn_pitfalls(spec, config, y_true, y_pred)
         # In place: no module __setattr__ per step (torchmetrics' reset() installs fresh tensors).
@@ -298,6 +282,25 @@ class KerasMeanMetric(CompatMetric):
             add_to(self.invalid, invalid)
         self._accepted(spec, y_true, y_pred)
         return total, count
+
+    def _reference_sums(
+        self, spec: KernelSpec, config: Mapping[str, Any], y_true: Tensor, y_pred: Tensor, weight: Tensor | None, mask: ArrayLike | None
+    ) -> tuple[Tensor, Tensor | float, Tensor | int | None]:
+        """The batch's ``(total, count, invalid)`` from the per-sample hits (no state changes)."""
+        try:
+            hits = spec.hits(y_true, y_pred, device=self.device, **config)
+        except ValueError as err:
+            hints = spec.pitfalls(y_true, y_pred, config, values_too=False)
+            if not hints:
+                raise
+            raise ValueError(f"{err}. Likely cause: {' '.join(hints)}") from None
+        keep = self._keep(y_true, hits, mask)
+        weight = apply_mask(self.name, weight, keep)
+        total, count = weighted_sums(self.name, hits, weight, integer=not self.dtype_config.is_floating_point)
+        if keep is not None and spec.invalid_labels is not None:  # class-id kernels: one hit per label
+            keep = torch.broadcast_to(keep, hits.shape).reshape(y_true.shape)
+        invalid = spec.invalid_labels(y_true, y_pred, config, keep) if spec.invalid_labels is not None else None
+        return total, count, invalid
 
     def _keep(self, y_true: Tensor, hits: Tensor, mask: ArrayLike | None) -> Tensor | None:
         """The per-sample positions that count (shape of ``hits``), from ``mask`` and ``ignore_index``; None: all."""

@@ -7,7 +7,7 @@ several implementations that give bit-identical answers:
 path       when it runs by default
 ========== =================================================================
 cpu_fast   eager CPU tensors: one fast reduction, the reference on rare rows
-triton     CUDA tensors, opt-in (``TORCH_KERAS_ACC_TRITON=1``): fused kernels
+triton     CUDA tensors (``TORCH_KERAS_ACC_TRITON=0``: off): fused kernels, verified at first use
 compiled   CUDA tensors, opt-in (``TORCH_KERAS_ACC_COMPILE_CUDA=1``): inductor
 reference  everything else: plain PyTorch, the definition of the semantics
 ========== =================================================================
@@ -48,9 +48,10 @@ from torch_keras_acc._compat import is_compiling
 PathName = Literal["reference", "cpu_fast", "compiled", "triton"]
 PATHS: tuple[str, ...] = ("reference", "cpu_fast", "compiled", "triton")
 
-# Opt-in defaults for CUDA, read once: neither has been measured on a GPU yet.
+# Defaults for CUDA, read once. Triton: on (when triton imports), each kernel verified at first
+# use (_verify.py); TORCH_KERAS_ACC_TRITON=0 switches it off. Compiled: opt-in, never measured.
 DEFAULT_ON_CUDA = {
-    "triton": os.environ.get("TORCH_KERAS_ACC_TRITON", "0") == "1",
+    "triton": os.environ.get("TORCH_KERAS_ACC_TRITON", "1") != "0",
     "compiled": os.environ.get("TORCH_KERAS_ACC_COMPILE_CUDA", "0") == "1",
 }
 

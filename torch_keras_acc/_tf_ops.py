@@ -181,6 +181,17 @@ def _triton_run(name: str) -> Callable[..., Tensor]:
     return run
 
 
+def _verified(kernel: str, applies: Callable[[Tensor, bool], bool]) -> Callable[[Tensor, bool], bool]:
+    """A triton row's condition: ``applies``, and the kernel passed its check at first use (_verify.py)."""
+
+    def check(x: Tensor, forced: bool) -> bool:
+        from torch_keras_acc import _verify
+
+        return applies(x, forced) and _verify.usable(kernel, x.dtype, x.device)
+
+    return check
+
+
 def fused_path(scores: Tensor) -> bool:
     """Whether a whole update on these (N, C) scores may run as one fused Triton launch:
     the ``triton`` path is in force for them (forced, or CUDA's opt-in default)."""
@@ -245,7 +256,7 @@ def _argmax_table(zero_rule: bool) -> _paths.PathTable:
         "argmax",
         [
             _paths.Row("cpu_fast", lambda x, forced: _cpu_fast_path(x), lambda x: _argmax_cpu(x, reference)),
-            _paths.Row("triton", float_input(_opt_in("triton")), _on_rows(lambda rows: _triton_run("argmax")(rows, zero_rule))),
+            _paths.Row("triton", _verified("argmax", float_input(_opt_in("triton"))), _on_rows(lambda rows: _triton_run("argmax")(rows, zero_rule))),
             _paths.Row("compiled", float_input(_opt_in("compiled")), _on_rows(_compiled_run(reference))),
             _paths.Row("reference", lambda x, forced: True, plain),
         ],
@@ -448,7 +459,7 @@ _IN_TOP_K = _paths.PathTable(
     "in_top_k",
     [
         _paths.Row("cpu_fast", _cpu_top_k_applies, _scores_first(_in_top_k_cpu)),
-        _paths.Row("triton", lambda p, forced: p.shape[1] > 0 and _opt_in("triton")(p, forced), _scores_first(_triton_run("in_top_k"))),
+        _paths.Row("triton", _verified("in_top_k", lambda p, forced: p.shape[1] > 0 and _opt_in("triton")(p, forced)), _scores_first(_triton_run("in_top_k"))),
         _paths.Row("compiled", lambda p, forced: p.shape[1] > 0 and _opt_in("compiled")(p, forced), _scores_first(_compiled_run(_in_top_k_whole))),
         _paths.Row("reference", lambda p, forced: True, _scores_first(_whole_when_traced)),
     ],

@@ -47,6 +47,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib.util
 import types
@@ -243,6 +244,14 @@ class Reduction:
         self.flags = dict(W_MODE=w_mode, HAS_W=weight is not None, HAS_KEEP=keep is not None, MASKED=self.masked,
                           IGNORE=ignore is not None, COUNT_INVALID=invalid_out is not None, HAS_COUNT=count_out is not None)
         self.batch = torch.empty(3, dtype=torch.float64, device=device)
+
+    def into(self, total_out: Tensor, count_out: Tensor, invalid_out: Tensor) -> Reduction:
+        """The same reduction adding into other states (of the same dtypes), e.g. zeros to check a batch."""
+        other = copy.copy(self)
+        other.total, other.count = total_out, count_out
+        other.invalid = invalid_out if self.flags["COUNT_INVALID"] else total_out
+        other.batch = torch.empty_like(self.batch)
+        return other
 
 
 def _pow2(n: int) -> int:

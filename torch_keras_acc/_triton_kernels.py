@@ -65,6 +65,15 @@ def _rsum(x, axis: tl.constexpr):
 
 
 @_jit
+def _to64(x):
+    """``x`` as float64, exactly; bfloat16 through its float32 bits (Triton's interpreter
+    converts bfloat16 only to and from float32, and flushes its subnormals)."""
+    if x.dtype == tl.bfloat16:  # by the bits: the interpreter's own conversion flushes subnormals
+        x = (x.to(tl.int16, bitcast=True).to(tl.int32) << 16).to(tl.float32, bitcast=True)
+    return x.to(tl.float64)
+
+
+@_jit
 def _argmax_key(v, IS_FLOAT: tl.constexpr, BITS: tl.constexpr, SMALL: tl.constexpr, WIDE: tl.constexpr,
                 WIDE_BITS: tl.constexpr, NEG_TINY: tl.constexpr, KERAS3: tl.constexpr):
     """The value argmax compares: widened, small values flushed to 0.0 (Keras 3: negative
@@ -122,7 +131,7 @@ def _row_argmax(x_ptr, row_off, row_mask, stride_c, C, IS_FLOAT: tl.constexpr, B
 def _label_ok(lab, C, LAB_FLOAT: tl.constexpr):
     """Whether each label is an integer in [0, C) (functional._invalid_count's rule, compared exactly)."""
     if LAB_FLOAT:
-        x = lab.to(tl.float64)
+        x = _to64(lab)
         in_range = (x >= 0) & (x < C)  # False for NaN
         safe = tl.where(in_range, x, 0.0)  # no float-to-int conversion of NaN/inf/huge values
         ok = in_range & (safe.to(tl.int64).to(tl.float64) == safe)
@@ -136,7 +145,7 @@ def _label_ok(lab, C, LAB_FLOAT: tl.constexpr):
 def _label_index(lab, LAB_FLOAT: tl.constexpr):
     """functional._label_index: float labels truncated toward zero; NaN, inf and |x| >= 2**62 give -1."""
     if LAB_FLOAT:
-        x = lab.to(tl.float64)
+        x = _to64(lab)
         representable = (x == x) & (tl.abs(x) < 4611686018427387904.0)
         index = tl.where(representable, x, -1.0).to(tl.int64)
     else:
@@ -164,7 +173,7 @@ def _not_ignored(lab, valid, ignore, IGNORE: tl.constexpr, LAB_FLOAT: tl.constex
     """``labels != ignore_index`` (the wrapper passes an ignore value exact in the labels' dtype)."""
     if IGNORE:
         if LAB_FLOAT:
-            keep = lab.to(tl.float64) != ignore.to(tl.float64)
+            keep = _to64(lab) != ignore.to(tl.float64)
         else:
             keep = lab.to(tl.int64) != ignore.to(tl.int64)
     else:
@@ -188,7 +197,7 @@ def _chunk(hit, ok, keep, s, j, valid, w_ptr, keep_ptr, stride_wn, stride_we, st
     hv = (hit & valid).to(tl.float64)
     if W_MODE == 2:
         if HAS_W:
-            w = tl.load(w_ptr + s * stride_wn + j * stride_we, mask=valid, other=0).to(tl.float64)
+            w = _to64(tl.load(w_ptr + s * stride_wn + j * stride_we, mask=valid, other=0))
         else:
             w = tl.full([SB * EB], 1.0, tl.float64)
         if MASKED:
@@ -221,7 +230,7 @@ def _finish(acc_v, acc_w, bad, w_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr
     else:
         value = acc_v / e
     if W_MODE == 1:
-        ws = tl.load(w_ptr + srows.to(tl.int64) * stride_wn, mask=sv, other=0).to(tl.float64)
+        ws = _to64(tl.load(w_ptr + srows.to(tl.int64) * stride_wn, mask=sv, other=0))
         value = value * ws
         cnt = ws
     elif W_MODE == 2:
@@ -251,7 +260,7 @@ def _finish(acc_v, acc_w, bad, w_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr
         count = _rsum(c_acc, axis=0)
         invalid = _rsum(i_acc, axis=0)
         if W_MODE == 3:
-            w = tl.load(w_ptr).to(tl.float64)
+            w = _to64(tl.load(w_ptr))
             total = total / (tl.cast(N, tl.float64) * e) * w
             count = w
         elif W_MODE == 0:
@@ -301,7 +310,7 @@ def sparse_kernel(x_ptr, lab_ptr, C, stride_xn, stride_xe, stride_c, stride_ln, 
                             WIDE_BITS, NEG_TINY, KERAS3, BLOCK_C)
         lab = tl.load(lab_ptr + s * stride_ln + j * stride_le, mask=valid, other=0)
         if LAB_FLOAT:
-            x = lab.to(tl.float64)
+            x = _to64(lab)
             hit = x == index.to(tl.float64)  # a non-integral or NaN label never matches
             if LAB_TINY > 0:  # TensorFlow's flush-to-zero of the cast label: a subnormal is class 0
                 hit = hit | ((x != 0) & (tl.abs(x) < LAB_TINY) & (index == 0))
@@ -497,6 +506,8 @@ def equal_kernel(t_ptr, p_ptr, stride_tn, stride_te, stride_pn, stride_pe, w_ptr
         b = tl.load(p_ptr + s * stride_pn + j * stride_pe, mask=valid, other=0)
         a = tl.load(t_ptr + s * stride_tn + j * stride_te, mask=valid, other=0)
         if P_FLOAT:
+            if P == tl.bfloat16:  # through float32 (exact here): see _to64
+                a = a.to(tl.float32)
             a = a.to(P)  # the wrapper casts on the host side unless this conversion is exact
             # Compared widened (exact): the interpreter compares bfloat16 by its bits (NaN == NaN there).
             same = a.to(WIDE) == b.to(WIDE)
