@@ -1,0 +1,121 @@
+"""The Triton kernels are checked at first use, and a kernel that fails falls back (torch_keras_acc/_verify.py).
+
+On the CPU, under ``kernel_path("triton")``, the kernels run interpreted: the same checks a
+CUDA device runs. A deliberately wrong kernel must give one warning naming the kernel, the
+dtype and the device, and the right result. Every test name contains ``triton``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+
+import pytest
+import torch
+
+pytest.importorskip("triton", reason="the Triton kernels need triton")
+
+import torch_keras_acc as tka  # noqa: E402
+from torch_keras_acc import _fused, _paths, _triton, _verify  # noqa: E402
+
+CPU = torch.device("cpu")
+_G = torch.Generator().manual_seed(3)
+P, Y = torch.rand(40, generator=_G), (torch.rand(40, generator=_G) > 0.5).float()
+
+
+@pytest.fixture
+def fresh_checks(monkeypatch):
+    """No kernel checked yet in this process (each test sees first use)."""
+    monkeypatch.setattr(_verify, "_CHECKS", {})
+
+
+def _wrong_threshold(monkeypatch):
+    """A deliberately wrong binary kernel: it compares against 0.9 whatever the threshold."""
+    right = _triton._binary_consts.__wrapped__
+    monkeypatch.setattr(_triton, "_binary_consts", lambda threshold, p, t: right(0.9, p, t))
+
+
+def _binary_updates(path: str = "triton") -> tuple[torch.Tensor, list, set]:
+    m = tka.BinaryAccuracy()
+    with warnings.catch_warnings(record=True) as caught, tka.kernel_path(path) as log:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            m.update(P, Y)
+    return m.compute(), [w for w in caught if issubclass(w.category, RuntimeWarning)], set(log.used)
+
+
+def test_triton_verify_wrong_kernel_warns_once_and_gives_the_right_result(fresh_checks, monkeypatch):
+    _wrong_threshold(monkeypatch)
+    got, warned, used = _binary_updates()
+    want, _, _ = _binary_updates("reference")
+    assert torch.equal(got, want)
+    assert len(warned) == 1, [str(w.message) for w in warned]
+    message = str(warned[0].message)
+    for part in ("binary", "float32", "cpu", "failed its check", "report", "check-kernels"):
+        assert part in message, message
+    assert not any(k.startswith("fused") for k in used)  # fell back for the rest of the process
+    assert "FELL BACK" in str(tka.check_kernels("cpu", dtypes=["float32"], kernels=["binary"]))
+
+
+def test_triton_verify_first_real_batch_is_compared_too(fresh_checks, monkeypatch):
+    """A kernel whose probe passes but whose answer on a real batch differs: caught at its first batch."""
+    _wrong_threshold(monkeypatch)
+    monkeypatch.setitem(_verify._PROBES, "binary", lambda dtype, device: "")
+    got, warned, _ = _binary_updates()
+    want, _, _ = _binary_updates("reference")
+    assert torch.equal(got, want)
+    assert len(warned) == 1 and "first real batch" in str(warned[0].message)
+
+
+def test_triton_verify_launch_error_falls_back(fresh_checks, monkeypatch):
+    def broken(name, device):
+        raise RuntimeError("no kernel image is available for execution on the device")
+
+    monkeypatch.setattr(_triton, "_kernels", broken)
+    got, warned, _ = _binary_updates()
+    want, _, _ = _binary_updates("reference")
+    assert torch.equal(got, want)
+    assert len(warned) == 1 and "no kernel image" in str(warned[0].message)
+
+
+def test_triton_verify_passing_kernel_is_verified_on_probe_and_first_batch(fresh_checks):
+    got, warned, used = _binary_updates()
+    want, _, _ = _binary_updates("reference")
+    assert torch.equal(got, want) and not warned and "fused binary" in used
+    check = _verify._CHECKS[("binary", "float32", "cpu")]
+    assert check.status == "verified" and check.probe and check.first_batch
+
+
+def test_triton_check_kernels_report_and_cli(fresh_checks, capsys):
+    report = tka.check_kernels("cpu", dtypes=["bfloat16", torch.int32], kernels=["sparse_argmax", "equal"])
+    assert report.ok and len(report.results) == 4
+    text = str(report)
+    assert "sparse_argmax" in text and "bfloat16" in text and "verified" in text and "default path" in text
+    from torch_keras_acc.__main__ import main
+
+    assert main(["check-kernels", "--device", "cpu", "--dtype", "float32", "--kernel", "equal"]) == 0
+    assert "equal" in capsys.readouterr().out
+    assert main(["check-kernels", "--kernel", "nope"]) == 2
+    with pytest.raises(ValueError, match="unknown kernel"):
+        tka.check_kernels("cpu", kernels=["nope"])
+
+
+def test_triton_default_on_cuda_and_the_switches(monkeypatch):
+    cuda = torch.device("cuda")
+    monkeypatch.setitem(_paths.DEFAULT_ON_CUDA, "triton", True)
+    assert _fused.applies(cuda) and not _fused.applies(CPU)  # CPU: only when forced
+    with tka.kernel_path("triton"):
+        assert _fused.applies(CPU)
+    with tka.kernel_path("reference"):
+        assert not _fused.applies(cuda)
+    monkeypatch.setitem(_paths.DEFAULT_ON_CUDA, "triton", False)
+    assert not _fused.applies(cuda)
+    code = "from torch_keras_acc import _paths; print(_paths.DEFAULT_ON_CUDA['triton'])"
+    for env, want in (("1", "True"), ("0", "False"), (None, "True")):
+        environ = {k: v for k, v in os.environ.items() if k != "TORCH_KERAS_ACC_TRITON"}
+        if env is not None:
+            environ["TORCH_KERAS_ACC_TRITON"] = env
+        out = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == want, (env, out.stdout, out.stderr)
