@@ -7,8 +7,6 @@ dtype and the device, and the right result. Every test name contains ``triton``.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import warnings
 
@@ -112,10 +110,15 @@ def test_triton_default_on_cuda_and_the_switches(monkeypatch):
         assert not _fused.applies(cuda)
     monkeypatch.setitem(_paths.DEFAULT_ON_CUDA, "triton", False)
     assert not _fused.applies(cuda)
-    code = "from torch_keras_acc import _paths; print(_paths.DEFAULT_ON_CUDA['triton'])"
-    for env, want in (("1", "True"), ("0", "False"), (None, "True")):
-        environ = {k: v for k, v in os.environ.items() if k != "TORCH_KERAS_ACC_TRITON"}
-        if env is not None:
-            environ["TORCH_KERAS_ACC_TRITON"] = env
-        out = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True, text=True, check=True)
-        assert out.stdout.strip() == want, (env, out.stdout, out.stderr)
+    import importlib.util
+
+    for env, want in (("1", True), ("0", False), (None, True)):  # read at import: load _paths.py afresh
+        if env is None:
+            monkeypatch.delenv("TORCH_KERAS_ACC_TRITON", raising=False)
+        else:
+            monkeypatch.setenv("TORCH_KERAS_ACC_TRITON", env)
+        spec = importlib.util.spec_from_file_location("tka_paths_env", _paths.__file__)
+        module = importlib.util.module_from_spec(spec)
+        monkeypatch.setitem(sys.modules, "tka_paths_env", module)  # dataclasses look their module up
+        spec.loader.exec_module(module)
+        assert module.DEFAULT_ON_CUDA["triton"] is want, env
