@@ -154,3 +154,38 @@ def test_triton_cost_bad_batch_leaves_the_state_alone():
         with pytest.raises(ValueError, match="sparse_weight|sample_weight"):
             m.update(X, LAB, sample_weight=torch.ones(N + 1))
     assert all(torch.equal(a, b) for a, b in zip(before, (m.total, m.count, m.invalid)))
+
+
+# -- on a GPU only: the default path is the verified fused one; one kernel, no host sync -----------------
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("case", list(CASES))
+def test_triton_cost_on_cuda_default_path_one_kernel_no_sync(case):
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    cls, kwargs, y_pred, y_true, update = CASES[case]
+    cuda = torch.device("cuda")
+    y_pred, y_true = y_pred.to(cuda), y_true.to(cuda)
+    update = {k: v.to(cuda) for k, v in update.items()}
+    metric = cls(**kwargs).to(cuda)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with tka.kernel_path() as log:  # the default choice, logged
+            metric.update(y_pred, y_true, **update)  # first use: compile, probe, first-batch check
+        assert any(k.startswith("fused") for k in log.used), log.used
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            metric.update(y_pred, y_true, **update)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            metric.update(y_pred, y_true, **update)
+            torch.cuda.synchronize()
+    kernels = [e.name for e in prof.events() if e.device_type == DeviceType.CUDA]
+    if not kernels:
+        pytest.skip("the profiler saw no CUDA kernel (no CUPTI?)")
+    assert len(kernels) <= 2, kernels
+    want, _, _ = _run("reference", cls, kwargs, *CASES[case][2:])  # three batches on the CPU, as here
+    for g, w in zip((metric.total, metric.count, metric.invalid), want[:3]):
+        assert torch.equal(g.cpu(), w), (case, g, w)
