@@ -290,7 +290,7 @@ def _launch(name: str, kernel_name: str, device: torch.device, lanes: int, n: in
     grid = triton.cdiv(n, sb)
     dummy = args[0]
     if red is not None:
-        part = torch.empty(grid * 3, dtype=torch.float64, device=device)
+        part = torch.empty(grid * 3, dtype=torch.int64, device=device)  # float64 bits (see _finish)
         common = (red.weight, red.keep, hits if hits is not None else dummy, part, _ticket(device), red.batch, red.total,
                   red.count, red.invalid, n, e, *red.w_strides, *red.keep_strides, red.ignore)
         flags = dict(red.flags, REDUCE=True)

@@ -240,10 +240,13 @@ def _finish(acc_v, acc_w, bad, w_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr
     value = tl.where(sv, value, 0.0)
     cnt = tl.where(sv, cnt, 0.0)
     pid = tl.program_id(0)
-    tl.store(part_ptr + pid * 3, _rsum(value, axis=0))
-    tl.store(part_ptr + pid * 3 + 1, _rsum(cnt, axis=0))
-    tl.store(part_ptr + pid * 3 + 2, _rsum(bad, axis=0).to(tl.float64))
-    tl.debug_barrier()  # every thread's store before the release of the ticket
+    # Atomic (acq_rel, GPU scope) stores, a barrier, then the ticket: the last program's acquire
+    # sees every row (the ordering of CUDA's threadFenceReduction sample).
+    # The rows hold float64 bits in int64 (integer atomics everywhere, the interpreter's too).
+    tl.atomic_xchg(part_ptr + pid * 3, _rsum(value, axis=0).to(tl.int64, bitcast=True))
+    tl.atomic_xchg(part_ptr + pid * 3 + 1, _rsum(cnt, axis=0).to(tl.int64, bitcast=True))
+    tl.atomic_xchg(part_ptr + pid * 3 + 2, _rsum(bad, axis=0).to(tl.float64).to(tl.int64, bitcast=True))
+    tl.debug_barrier()
     programs = tl.num_programs(0)
     ticket = tl.atomic_add(ticket_ptr, 1)  # acq_rel: the last one sees every row
     if ticket == programs - 1:
@@ -253,9 +256,9 @@ def _finish(acc_v, acc_w, bad, w_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr
         for start in range(0, programs, BLOCK_G):
             g = start + tl.arange(0, BLOCK_G)
             gm = g < programs
-            t_acc += tl.load(part_ptr + g * 3, mask=gm, other=0.0, volatile=True)
-            c_acc += tl.load(part_ptr + g * 3 + 1, mask=gm, other=0.0, volatile=True)
-            i_acc += tl.load(part_ptr + g * 3 + 2, mask=gm, other=0.0, volatile=True)
+            t_acc += tl.load(part_ptr + g * 3, mask=gm, other=0, volatile=True).to(tl.float64, bitcast=True)
+            c_acc += tl.load(part_ptr + g * 3 + 1, mask=gm, other=0, volatile=True).to(tl.float64, bitcast=True)
+            i_acc += tl.load(part_ptr + g * 3 + 2, mask=gm, other=0, volatile=True).to(tl.float64, bitcast=True)
         total = _rsum(t_acc, axis=0)
         count = _rsum(c_acc, axis=0)
         invalid = _rsum(i_acc, axis=0)
