@@ -54,6 +54,7 @@ CASES = {
     "sparse-w()": (SCA, {}, X, LAB, {"sample_weight": torch.tensor(0.75)}),
     "sparse-labels(N,1)-int32": (SCA, {}, X, LAB[:, None].int(), {}),
     "sparse-float-labels": (SCA, {}, X, LAB.float(), {}),
+    "sparse-float64-labels-rounded": (SCA, {}, X, LAB.double() + torch.tensor([1e-9, 0.5, 0.0, 1e-300, 0.0] * 2), {}),
     "sparse-mask(N,)": (SCA, {}, X, LAB, {"mask": MASK[:, 0]}),
     "sparse-ignore_index": (SCA, {"ignore_index": 0}, X, LAB, {}),
     "sparse-f16": (SCA, {}, X.half(), LAB, {}),

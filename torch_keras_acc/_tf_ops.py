@@ -192,17 +192,6 @@ def _verified(kernel: str, applies: Callable[[Tensor, bool], bool]) -> Callable[
     return check
 
 
-def fused_path(scores: Tensor) -> bool:
-    """Whether a whole update on these (N, C) scores may run as one fused Triton launch:
-    the ``triton`` path is in force for them (forced, or CUDA's opt-in default)."""
-    if _is_compiling() or not (scores.is_floating_point() and scores.ndim == 2 and scores.shape[1] > 0):
-        return False  # traced: the reference, which inductor fuses
-    forced = _paths.forced()
-    if forced not in (None, "triton"):
-        return False
-    return _opt_in("triton")(scores, forced == "triton")
-
-
 # -- argmax ---------------------------------------------------------------------
 def argmax_last(x: Tensor) -> Tensor:
     """``keras.ops.argmax(x, axis=-1)`` on TensorFlow, as int64.

@@ -353,8 +353,9 @@ def sparse(name: str, scores: Tensor, labels: Tensor, red: Reduction | None, ker
            hits: bool = False, keras_cast: bool = False) -> Tensor | None:
     """The sparse argmax kernel on (B, C) / (N, E, C) scores and (B,) / (N, E) labels: per-row hits
     (``hits``) and/or the reduction ``red``. Float labels are compared exactly, or with
-    ``keras_cast`` as Keras casts them (``functional._class_ids``; only for float labels whose
-    cast to the scores' dtype is exact: then only TensorFlow's flush of a subnormal matters)."""
+    ``keras_cast`` as Keras casts them (``functional._class_ids``; for float labels whose cast to
+    the scores' dtype is exact, where only TensorFlow's flush of a subnormal matters, and for
+    float64 labels with float32 scores, rounded in the kernel)."""
     x = _rows3(name, _as_kernel_input(name, scores, "scores"), "scores")
     lab = _labels2(_as_kernel_input(name, labels, "labels"))
     n, e, c = x.shape
@@ -368,7 +369,9 @@ def sparse(name: str, scores: Tensor, labels: Tensor, red: Reduction | None, ker
     _launch(name, "sparse_kernel", x.device, block_r, n, e,
             (x, lab, c, x.stride(0), x.stride(1), x.stride(2), lab.stride(0), lab.stride(1)),
             dict(_argmax_consts(scores.dtype), KERAS3=bool(keras3_zero_rule), LAB_FLOAT=_labels_flag(lab),
-                 LAB_TINY=_lab_tiny(lab, scores.dtype) if keras_cast else 0.0, BLOCK_C=block_c), red, out)
+                 LAB_TINY=_lab_tiny(lab, scores.dtype) if keras_cast else 0.0,
+                 LAB_TO_F32=keras_cast and lab.dtype == torch.float64 and scores.dtype == torch.float32,
+                 BLOCK_C=block_c), red, out)
     return out.view(torch.bool) if out is not None else None
 
 

@@ -300,10 +300,11 @@ def sparse_kernel(x_ptr, lab_ptr, C, stride_xn, stride_xe, stride_c, stride_ln, 
         BLOCK_G: tl.constexpr,
                   IS_FLOAT: tl.constexpr, BITS: tl.constexpr, SMALL: tl.constexpr, WIDE: tl.constexpr,
                   WIDE_BITS: tl.constexpr, NEG_TINY: tl.constexpr, KERAS3: tl.constexpr, LAB_FLOAT: tl.constexpr,
-                  LAB_TINY: tl.constexpr, BLOCK_C: tl.constexpr):
+                  LAB_TINY: tl.constexpr, LAB_TO_F32: tl.constexpr, BLOCK_C: tl.constexpr):
     """argmax(scores) == label: TensorFlow's argmax (Keras 3's zero rule when KERAS3) against
     Keras's label cast (functional._class_ids, for labels whose cast to the scores' dtype is
-    exact: LAB_TINY > 0 is the scores' smallest normal, below which a label flushes to 0)."""
+    exact, or float64 labels with float32 scores (LAB_TO_F32); LAB_TINY > 0 is the scores'
+    smallest normal, below which a cast label flushes to 0)."""
     acc_v = tl.full([SB], 0.0, tl.float64)
     acc_w = tl.full([SB], 0.0, tl.float64)
     bad = tl.full([SB], 0, tl.int32)
@@ -314,6 +315,10 @@ def sparse_kernel(x_ptr, lab_ptr, C, stride_xn, stride_xe, stride_c, stride_ln, 
         lab = tl.load(lab_ptr + s * stride_ln + j * stride_le, mask=valid, other=0)
         if LAB_FLOAT:
             x = _to64(lab)
+            if LAB_TO_F32:  # float64 labels, float32 scores: Keras's cast rounds the non-integral ones
+                big = tl.abs(x) >= 4503599627370496.0  # 2**52: every such float is an integer
+                integral = big | (tl.where(big, 0.0, x).to(tl.int64).to(tl.float64) == x)  # False for NaN
+                x = tl.where(integral, x, x.to(tl.float32).to(tl.float64))
             hit = x == index.to(tl.float64)  # a non-integral or NaN label never matches
             if LAB_TINY > 0:  # TensorFlow's flush-to-zero of the cast label: a subnormal is class 0
                 hit = hit | ((x != 0) & (tl.abs(x) < LAB_TINY) & (index == 0))

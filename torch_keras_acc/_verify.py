@@ -114,12 +114,12 @@ def fused_launch(kernel: str, dtype: torch.dtype, red: Any, launch: Callable[[An
         z = lambda dt: torch.zeros((), dtype=dt, device=device)  # noqa: E731
         trial = red.into(z(red.total.dtype), z(red.count.dtype), z(torch.int64))
         launch(trial)
-        with _paths.kernel_path("reference"):
-            want = _sums(*reference())
         got = _sums(trial.batch[0], trial.batch[1], trial.batch[2] if trial.flags["COUNT_INVALID"] else None)
     except Exception as err:  # compile/launch error (bad input never gets here: the planner checked it)
         _fail(check, f"{type(err).__name__}: {err}")
         return None
+    with _paths.kernel_path("reference"):  # outside the try: its errors are the user's, not the kernel's
+        want = _sums(*reference())
     if not _same(got, want):
         _fail(check, f"first real batch: (total, count, invalid) {got} != reference {want}")
         return None
@@ -205,6 +205,8 @@ def _probe_sparse(dtype: torch.dtype, device: torch.device) -> str:
         labels = [_labels(16, c)]
         if dtype.is_floating_point:  # float labels of the scores' dtype: NaN, non-integral, subnormal ones too
             labels.append(torch.tensor([0, 1.5, float("nan"), torch.finfo(dtype).tiny / 4, -0.0, c, 0.25, 1] * 2, dtype=dtype))
+        if dtype == torch.float32:  # float64 labels that round to a class id (or flush to 0) in float32
+            labels.append(torch.tensor([1 + 1e-9, 1e-300, 1e-40, 2.5, 0.99999999999, -1e-300, 1e20, 0.5] * 2, dtype=torch.float64))
         for lab in labels:
             red, w, keep = _reduction("probe sparse_argmax", device, 16, True)
             hits = _triton.sparse("probe sparse_argmax", x.to(device), lab.to(device), red, hits=True, keras_cast=True)
