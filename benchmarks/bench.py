@@ -520,7 +520,7 @@ def main(argv: list[str] | None = None) -> None:
         for w in chosen:
             rows += run_workload(w, device, reps, budget_s, memory=not args.no_memory)
         print_table(rows)
-        print("\nRead limit per workload (fastest sum() over float32 of the inputs' byte size):")
+        print("\nRead limit per workload (the inputs' bytes over the bandwidth of a copy):")
         for label in dict.fromkeys(r.workload for r in rows):
             r = next(r for r in rows if r.workload == label)
             print(f"- {label}: {_fmt_us(r.read_s)} µs")
