@@ -1,38 +1,34 @@
 """Triton kernels for the hot primitives: one pass over the scores, TensorFlow's rules in the kernel.
 
-Opt-in (nothing in the package calls this module yet): each wrapper returns
-bit for bit what its pure-PyTorch reference returns, and the reference stays
-the definition of the semantics:
+Called by the fused update (``_fused.py``, CUDA's default path) and by the ``triton`` rows
+of the path tables; each kernel is checked on its device at first use (``_verify.py``). Each
+returns bit for bit what its pure-PyTorch reference returns, and the reference stays the
+definition of the semantics:
 
 =====================  ==============================================================
 wrapper                reference
 =====================  ==============================================================
 ``argmax``             ``_tf_ops._argmax_last_reference`` / ``_tf_argmax_reference``
-``sparse_argmax_hits`` ``functional._compare_labels(name, labels, argmax_last(scores), torch.float64)`` (exact: callers apply Keras's label cast first)
-``onehot_argmax_hits`` ``functional.categorical_accuracy.hits`` on 2-D inputs
-``in_top_k``           ``_tf_ops._in_top_k_reference`` (float targets: of ``_label_index``)
-``binary_hits``        ``functional.binary_accuracy.hits`` on same-shape inputs
-``equal_hits``         ``functional.accuracy.hits`` on same-shape inputs
+``sparse``             ``functional.sparse_categorical_accuracy.hits`` (``keras_cast``; else labels compared exactly)
+``onehot``             ``functional.categorical_accuracy.hits``
+``topk``               ``_tf_ops._in_top_k_reference`` (float targets: of ``_label_index``); one-hot targets: ``top_k_categorical_accuracy.hits``
+``binary``             ``functional.binary_accuracy.hits`` on same-shape inputs
+``equal``              ``functional.accuracy.hits`` on same-shape inputs
 =====================  ==============================================================
 
-The ``*_count`` forms reduce inside the kernel and add into 0-d state tensors
-(one atomic add per program and state), so an update writes no per-sample tensor
-and is one launch. Unweighted: ``total_out += hits`` (an exact integer, into an
-int64 or float64 state), ``count_out += samples``. Weighted (``weight``: one value
-per row, any float dtype, widened to float64): ``total_out += sum(hit * w)``,
-``count_out += sum(w)``, as ``_mean.weighted_sums`` computes them for one weight per
-sample (its sums may differ from these in the last bits only through summation
-order). ``invalid_out += `` labels that are not integers in ``[0, C)`` (the rule of
-``functional._invalid_count``, compared exactly: that function compares ``labels >= C``
-in the labels' dtype, so float16 2048 counts as invalid there for C = 2049). A scalar weight (Keras: the batch weighs w) is not
-fused: count unweighted and scale.
+Each family function takes a :class:`Reduction`: the batch as N samples of E elements,
+weighted as Keras weighs it (none, one per sample, per element, a scalar; a mask and
+``ignore_index`` as 0/1 weights), reduced in the kernel into 0-d states, deterministically
+(see ``_finish`` in _triton_kernels.py): an update writes no per-sample tensor and is one
+launch. ``invalid_out += `` labels that are not integers in ``[0, C)`` (the rule of
+``functional._invalid_count``, compared exactly). The older ``*_hits`` / ``*_count`` wrappers
+(one weight per row) remain for the tests and the benchmark.
 
 Devices: CUDA tensors run compiled kernels; CPU tensors run the same kernels in
 Triton's interpreter (slow; for tests), whatever ``TRITON_INTERPRET`` says (see
-_triton_kernels.py). Inputs keep their strides: 2-D scores and 1-D labels and
-weights are read through their strides, never copied; the element-wise kernels
-read a 1-D view (``reshape(-1)``, a copy only for inputs that cannot be viewed so).
-No wrapper reads a device value on the host.
+_triton_kernels.py). Inputs keep their strides: scores, labels, weights and masks are read
+through their strides, never copied; the element-wise kernels read an (N, E) view (a copy
+only for inputs that cannot be viewed so). No wrapper reads a device value on the host.
 
 ``import`` never fails: without triton, ``AVAILABLE`` is False and every wrapper
 raises ``RuntimeError``.
