@@ -46,6 +46,8 @@ def applies(device: torch.device) -> bool:
     forced = _paths.forced()
     if forced not in (None, "triton"):
         return False
+    if forced is None and (device.type != "cuda" or not _paths.DEFAULT_ON_CUDA["triton"]):
+        return False  # before importing triton: a CPU update never pays for it
     from torch_keras_acc import _triton
 
     if not _triton.AVAILABLE or device.type not in ("cuda", "cpu"):
@@ -134,10 +136,9 @@ def sparse(kernel: str) -> Fused:
 
     def fused(y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any], weight: Tensor | None, mask: Any,
               ignore: int | None, states: States, reference: Callable[[], Any]) -> tuple[Tensor, Tensor] | None:
-        from torch_keras_acc import _triton
-
         if config.get("from_sorted_ids") or not applies(y_pred.device) or y_true.device != y_pred.device:
             return None
+        from torch_keras_acc import _triton  # only now: a CPU update never imports triton
         if y_pred.ndim not in (2, 3) or y_pred.shape[-1] == 0 or y_pred.dtype.is_complex or y_true.dtype.is_complex:
             return None
         lead = tuple(y_pred.shape[:-1])
@@ -168,10 +169,9 @@ def one_hot(kernel: str) -> Fused:
 
     def fused(y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any], weight: Tensor | None, mask: Any,
               ignore: int | None, states: States, reference: Callable[[], Any]) -> tuple[Tensor, Tensor] | None:
-        from torch_keras_acc import _triton
-
         if not applies(y_pred.device) or y_true.device != y_pred.device or ignore is not None:
             return None
+        from torch_keras_acc import _triton  # only now: a CPU update never imports triton
         if y_pred.ndim not in (2, 3) or y_true.ndim != y_pred.ndim or y_true.shape[:-1] != y_pred.shape[:-1]:
             return None
         if y_pred.shape[-1] == 0 or y_true.shape[-1] == 0 or y_pred.dtype.is_complex or y_true.dtype.is_complex:
@@ -195,10 +195,9 @@ def elementwise(kernel: str) -> Fused:
 
     def fused(y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any], weight: Tensor | None, mask: Any,
               ignore: int | None, states: States, reference: Callable[[], Any]) -> tuple[Tensor, Tensor] | None:
-        from torch_keras_acc import _triton
-
         if not applies(y_pred.device) or y_true.device != y_pred.device or ignore is not None:
             return None
+        from torch_keras_acc import _triton  # only now: a CPU update never imports triton
         if y_pred.dtype.is_complex or y_true.dtype.is_complex:
             return None
         if kernel == "equal" and _triton.needs_cast(y_true.dtype, y_pred.dtype):
