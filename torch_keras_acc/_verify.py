@@ -340,6 +340,8 @@ def check_kernels(device: Any = None, *, dtypes: Sequence[Any] | None = None, ke
     from torch_keras_acc import _triton
 
     dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if dev.type == "cuda" and dev.index is None and torch.cuda.is_available():
+        dev = torch.device("cuda", torch.cuda.current_device())  # the key tensors on it carry
     chosen = [getattr(torch, d) if isinstance(d, str) else d for d in (dtypes or DTYPES)]
     names = list(kernels or KERNELS)
     unknown = set(names) - set(KERNELS)
