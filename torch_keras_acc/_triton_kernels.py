@@ -284,6 +284,8 @@ def _finish(acc_v, acc_w, bad, w_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr
 def argmax_kernel(x_ptr, out_ptr, B, C, stride_r, stride_c, IS_FLOAT: tl.constexpr, BITS: tl.constexpr,
                   SMALL: tl.constexpr, WIDE: tl.constexpr, WIDE_BITS: tl.constexpr, NEG_TINY: tl.constexpr,
                   KERAS3: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr):
+    """tf.math.argmax over the last axis (_tf_ops.argmax_last; Keras 3's signed-zero rule when
+    KERAS3, else tf_argmax): the first index of the maximum, NaN never picked, subnormals flushed."""
     rows = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
     row_mask = rows < B
     rows64 = rows.to(tl.int64)
