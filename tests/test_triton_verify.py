@@ -122,3 +122,21 @@ def test_triton_default_on_cuda_and_the_switches(monkeypatch):
         monkeypatch.setitem(sys.modules, "tka_paths_env", module)  # dataclasses look their module up
         spec.loader.exec_module(module)
         assert module.DEFAULT_ON_CUDA["triton"] is want, env
+
+
+def test_triton_table_row_first_call_is_compared_too(fresh_checks, monkeypatch):
+    """The argmax table's triton row (the hits path): a wrong answer on its first real call
+    warns once, returns the reference's answer, and the row is skipped from then on."""
+    from torch_keras_acc._tf_ops import _argmax_last_reference, argmax_last
+
+    monkeypatch.setitem(_verify._PROBES, "argmax", lambda dtype, device: "")
+    monkeypatch.setattr(_triton, "argmax", lambda x, keras3_zero_rule=True: torch.zeros(x.shape[0], dtype=torch.int64))
+    x = torch.randn(6, 4, generator=_G)
+    x[:, 0] = -10.0  # no row's argmax is 0: the wrong kernel is wrong everywhere
+    with warnings.catch_warnings(record=True) as caught, tka.kernel_path("triton") as log:
+        warnings.simplefilter("always")
+        first, second = argmax_last(x), argmax_last(x)
+    assert torch.equal(first, _argmax_last_reference(x)) and torch.equal(second, first)
+    warned = [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert len(warned) == 1 and "argmax" in str(warned[0].message) and "first real batch" in str(warned[0].message)
+    assert log.used["argmax"] == {"triton", "reference"}  # the first call ran the row, the second skipped it

@@ -181,6 +181,13 @@ def _triton_run(name: str) -> Callable[..., Tensor]:
     return run
 
 
+def _first_call(kernel: str, run: Callable[..., Tensor], reference: Callable[..., Tensor], key_arg: int = 0) -> Callable[..., Tensor]:
+    """A triton row's run, its first real call compared with the reference (_verify.first_call)."""
+    from torch_keras_acc import _verify
+
+    return _verify.first_call(kernel, run, reference, key_arg)
+
+
 def _verified(kernel: str, applies: Callable[[Tensor, bool], bool]) -> Callable[[Tensor, bool], bool]:
     """A triton row's condition: ``applies``, and the kernel passed its check at first use (_verify.py)."""
 
@@ -245,7 +252,7 @@ def _argmax_table(zero_rule: bool) -> _paths.PathTable:
         "argmax",
         [
             _paths.Row("cpu_fast", lambda x, forced: _cpu_fast_path(x), lambda x: _argmax_cpu(x, reference)),
-            _paths.Row("triton", _verified("argmax", float_input(_opt_in("triton"))), _on_rows(lambda rows: _triton_run("argmax")(rows, zero_rule))),
+            _paths.Row("triton", _verified("argmax", float_input(_opt_in("triton"))), _on_rows(_first_call("argmax", lambda rows: _triton_run("argmax")(rows, zero_rule), lambda rows: _in_row_chunks(reference, rows)))),
             _paths.Row("compiled", float_input(_opt_in("compiled")), _on_rows(_compiled_run(reference))),
             _paths.Row("reference", lambda x, forced: True, plain),
         ],
@@ -448,7 +455,7 @@ _IN_TOP_K = _paths.PathTable(
     "in_top_k",
     [
         _paths.Row("cpu_fast", _cpu_top_k_applies, _scores_first(_in_top_k_cpu)),
-        _paths.Row("triton", _verified("in_top_k", lambda p, forced: p.shape[1] > 0 and _opt_in("triton")(p, forced)), _scores_first(_triton_run("in_top_k"))),
+        _paths.Row("triton", _verified("in_top_k", lambda p, forced: p.shape[1] > 0 and _opt_in("triton")(p, forced)), _scores_first(_first_call("in_top_k", _triton_run("in_top_k"), _in_top_k_reference, 1))),
         _paths.Row("compiled", lambda p, forced: p.shape[1] > 0 and _opt_in("compiled")(p, forced), _scores_first(_compiled_run(_in_top_k_whole))),
         _paths.Row("reference", lambda p, forced: True, _scores_first(_whole_when_traced)),
     ],

@@ -133,6 +133,29 @@ def fused_launch(kernel: str, dtype: torch.dtype, red: Any, launch: Callable[[An
     return red
 
 
+def first_call(kernel: str, run: Callable[..., Tensor], reference: Callable[..., Tensor], key_arg: int = 0) -> Callable[..., Tensor]:
+    """``run`` (a path table's triton row) with its first real call per dtype x device compared
+    bit for bit with ``reference`` on the same arguments (``args[key_arg]``: the scores). A
+    mismatch warns once, fails the kernel (the table skips it from then on) and returns the
+    reference's answer."""
+
+    def checked(*args: Any) -> Tensor:
+        x = args[key_arg]
+        check = _CHECKS.get(_key(kernel, x.dtype, x.device))
+        if check is None or check.first_batch:
+            return run(*args)
+        out = run(*args)
+        with _paths.kernel_path("reference"):
+            want = reference(*args)
+        if torch.equal(out, want):
+            check.first_batch = True
+            return out
+        _fail(check, f"first real batch: {int((out != want).sum())} of {out.numel()} values differ from the reference")
+        return want
+
+    return checked
+
+
 # -- the probe: TensorFlow's edge values, per kernel -------------------------------------------------
 def _edges(dtype: torch.dtype) -> list[float]:
     if not dtype.is_floating_point:
