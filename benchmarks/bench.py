@@ -56,15 +56,19 @@ class Workload:
             preds = torch.rand(self.n, generator=gen)
             target = (torch.rand(self.n, generator=gen) < 0.5).float()
             return {"preds": preds.to(device), "target": target.to(device)}
+        if self.kind == "equal":
+            preds = torch.randint(0, 10, (self.n,), generator=gen)
+            target = torch.randint(0, 10, (self.n,), generator=gen)
+            return {"preds": preds.to(device), "target": target.to(device)}
         preds = torch.randn(self.n, self.c, generator=gen).to(self.dtype)
         target = torch.randint(0, self.c, (self.n,), generator=gen)
         out = {"preds": preds.to(device), "target": target.to(device)}
-        if self.kind == "categorical":
+        if self.kind in ("categorical", "onehot_topk"):
             out["target"] = torch.nn.functional.one_hot(target, self.c).float().to(device)
         return out
 
     def label(self) -> str:
-        return f"{self.name}, N={self.n}" + ("" if self.kind == "binary" else f" C={self.c}")
+        return f"{self.name}, N={self.n}" + ("" if self.kind in ("binary", "equal") else f" C={self.c}")
 
 
 def workloads(scale: int) -> list[Workload]:
@@ -76,6 +80,8 @@ def workloads(scale: int) -> list[Workload]:
         Workload("sparse top-5 bf16", "topk", 16384 // scale, 32000, torch.bfloat16),
         Workload("binary fp32", "binary", (1 << 24) // scale),
         Workload("categorical one-hot fp32", "categorical", 65536 // scale, 1000),
+        Workload("top-5 one-hot fp32", "onehot_topk", 65536 // scale, 1000),
+        Workload("accuracy int64", "equal", (1 << 24) // scale),
     ]
 
 
@@ -88,6 +94,10 @@ def _one_liner(w: Workload, x: Inputs) -> Step:
         return lambda: ((p > p.gather(-1, t[:, None])).sum(-1) < 5).float().mean()
     if w.kind == "binary":
         return lambda: ((p > 0.5) == t).float().mean()
+    if w.kind == "equal":
+        return lambda: (p == t).float().mean()
+    if w.kind == "onehot_topk":
+        return lambda: ((p > p.gather(-1, t.argmax(-1, keepdim=True))).sum(-1) < 5).float().mean()
     return lambda: (p.argmax(-1) == t.argmax(-1)).float().mean()
 
 
@@ -97,6 +107,8 @@ _KERAS_METRIC = {
     "topk": ("sparse_top_k_categorical_accuracy", {"k": 5}),
     "binary": ("binary_accuracy", {}),
     "categorical": ("categorical_accuracy", {}),
+    "onehot_topk": ("top_k_categorical_accuracy", {"k": 5}),
+    "equal": ("accuracy", {}),
 }
 
 
@@ -130,6 +142,10 @@ def _triton(w: Workload, x: Inputs, device: torch.device) -> Step | None:
         return lambda: T.in_top_k_count(t, p, 5, total, invalid, count_out=count)
     if w.kind == "binary":
         return lambda: T.binary_count(t, p, 0.5, total, count_out=count)
+    if w.kind == "equal":
+        return lambda: T.equal_count(t, p, total, count_out=count)
+    if w.kind == "onehot_topk":
+        return None  # its fused count has no standalone wrapper: the "tka update" row is the fused update
     return lambda: T.onehot_argmax_count(t, p, total, count_out=count)
 
 
@@ -138,9 +154,12 @@ def _torchmetrics(w: Workload, x: Inputs, device: torch.device, validate: bool) 
     if w.kind == "binary":
         metric = TMBinary(validate_args=validate).to(device)
         return lambda: metric.update(p, t)
-    top_k = 5 if w.kind == "topk" else 1
+    if w.kind == "equal":  # exact equality of class ids: torchmetrics' multiclass accuracy over 10 classes
+        metric = MulticlassAccuracy(num_classes=10, average="micro", validate_args=validate).to(device)
+        return lambda: metric.update(p, t)
+    top_k = 5 if w.kind in ("topk", "onehot_topk") else 1
     metric = MulticlassAccuracy(num_classes=w.c, average="micro", top_k=top_k, validate_args=validate).to(device)
-    if w.kind == "categorical":  # torchmetrics takes class indices: the argmax of the one-hot labels is part of the step
+    if w.kind in ("categorical", "onehot_topk"):  # torchmetrics takes class indices: the argmax of the one-hot labels is part of the step
         return lambda: metric.update(p, t.argmax(-1))
     return lambda: metric.update(p, t)
 
@@ -155,6 +174,8 @@ def _keras(w: Workload, x: Inputs, device: torch.device) -> Step | None:
             "topk": lambda: keras.metrics.SparseTopKCategoricalAccuracy(k=5),
             "binary": keras.metrics.BinaryAccuracy,
             "categorical": keras.metrics.CategoricalAccuracy,
+            "onehot_topk": lambda: keras.metrics.TopKCategoricalAccuracy(k=5),
+            "equal": keras.metrics.Accuracy,
         }[w.kind]()
 
     def step() -> None:
@@ -302,19 +323,33 @@ def _quiet_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+_BANDWIDTH: dict[str, float] = {}
+
+
+def copy_bandwidth(device: torch.device, reps: int) -> float:
+    """Bytes per second a device-to-device copy moves (read + write), the best of ``reps``
+    copies of a buffer far larger than the caches (1 GiB on a GPU, 256 MiB on a CPU)."""
+    key = str(device)
+    if key not in _BANDWIDTH:
+        n = (1 << 28) if device.type == "cuda" else (1 << 26)
+        src = torch.rand(n, device=device)
+        dst = torch.empty_like(src)
+        dst.copy_(src)
+        best = float("inf")
+        for _ in range(max(reps, 5)):
+            _sync(device)
+            start = time.perf_counter()
+            dst.copy_(src)
+            _sync(device)
+            best = min(best, time.perf_counter() - start)
+        _BANDWIDTH[key] = 2 * src.numel() * src.element_size() / best
+        del src, dst
+    return _BANDWIDTH[key]
+
+
 def read_time(nbytes: int, device: torch.device, reps: int) -> float:
-    """The read limit for ``nbytes`` of input: the fastest of ``reps`` ``sum()`` calls over a
-    float32 buffer of that size (same size, so the same cache behaviour as the workload)."""
-    buf = torch.rand(max(1, nbytes // 4), device=device)
-    buf.sum()
-    best = float("inf")
-    for _ in range(max(reps, 5)):
-        _sync(device)
-        start = time.perf_counter()
-        buf.sum()
-        _sync(device)
-        best = min(best, time.perf_counter() - start)
-    return best
+    """The read limit for ``nbytes`` of input: those bytes over the bandwidth a copy reaches."""
+    return nbytes / copy_bandwidth(device, reps)
 
 
 def input_bytes(x: Inputs) -> int:
@@ -485,7 +520,7 @@ def main(argv: list[str] | None = None) -> None:
         for w in chosen:
             rows += run_workload(w, device, reps, budget_s, memory=not args.no_memory)
         print_table(rows)
-        print("\nRead limit per workload (fastest sum() over float32 of the inputs' byte size):")
+        print("\nRead limit per workload (the inputs' bytes over the bandwidth of a copy):")
         for label in dict.fromkeys(r.workload for r in rows):
             r = next(r for r in rows if r.workload == label)
             print(f"- {label}: {_fmt_us(r.read_s)} µs")

@@ -12,9 +12,10 @@ import torch_keras_acc as tka
 
 PACKAGE = Path(tka.__file__).parent
 MODULES = {p.stem: p for p in PACKAGE.glob("*.py")}
-# The paths: only the dispatcher chooses among them (a path may build on the reference).
-PATHS = {"_reference", "_cpu_fast", "_triton", "_triton_kernels"}
-PATH_IMPORTERS = {"_dispatch"} | PATHS
+# The paths: only the dispatcher chooses among them (a path may build on the reference; the
+# triton path's first-use checks, _verify, compare its kernels with the reference).
+PATHS = {"_reference", "_cpu_fast", "_triton", "_triton_kernels", "_fused"}
+PATH_IMPORTERS = {"_dispatch", "_verify"} | PATHS
 
 
 def _imports(path: Path) -> set[str]:

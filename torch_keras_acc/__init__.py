@@ -15,6 +15,7 @@ Example:
 from torch_keras_acc import distributed, functional, legacy
 from torch_keras_acc._mean import KerasMeanMetric
 from torch_keras_acc._dispatch import kernel_path
+from torch_keras_acc._check import check_kernels
 from torch_keras_acc._pitfalls import KerasPitfallWarning
 from torch_keras_acc.legacy import LegacyBinaryAccuracy, LegacyCategoricalAccuracy, LegacySparseCategoricalAccuracy
 from torch_keras_acc.metrics import (
@@ -46,6 +47,7 @@ __all__ = [
     "KerasPitfallWarning",
     "MeanMetricWrapper",
     "__version__",
+    "check_kernels",
     "collection",
     "distributed",
     "explain",

@@ -6,6 +6,8 @@ comma-separated, an optional header line). Prints the [`explain()`][torch_keras_
 as a table, or JSON with ``--json``; ``--sweep`` adds accuracy per binary
 threshold (binary and multi-label problems only), and ``--plot out.png``
 draws it (needs matplotlib). ``--version`` prints the package version.
+``keras-accuracy check-kernels [--device cuda]`` checks the Triton kernels on this
+device against the reference and prints ``check_kernels()``'s report.
 """
 
 from __future__ import annotations
@@ -100,7 +102,24 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ex.add_argument("--sweep", action="store_true", help="add binary accuracy per threshold (binary and multi-label problems)")
     ex.add_argument("--plot", metavar="PNG", help="plot the threshold sweep to this PNG (needs matplotlib)")
+    ck = sub.add_parser("check-kernels", help="check the Triton kernels on this device against the reference")
+    ck.add_argument("--device", help="cuda, cuda:1, cpu (interpreted, slow); default: CUDA if available, else the CPU")
+    ck.add_argument("--dtype", action="append", help="a scores dtype to check (repeatable; default: all)")
+    ck.add_argument("--kernel", action="append", help="a kernel to check (repeatable; default: all)")
     return parser
+
+
+def _check_kernels(args: argparse.Namespace) -> int:
+    """``check-kernels``: the report of ``check_kernels()``; exit 1 if a kernel fell back."""
+    from torch_keras_acc._check import check_kernels
+
+    try:
+        report = check_kernels(args.device, dtypes=args.dtype, kernels=args.kernel)
+    except (ValueError, TypeError, AttributeError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(report)
+    return 0 if report.ok else 1
 
 
 def _load(spec: str) -> np.ndarray:
@@ -113,6 +132,8 @@ def _load(spec: str) -> np.ndarray:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 2 bad input)."""
     args = build_parser().parse_args(argv)
+    if args.command == "check-kernels":
+        return _check_kernels(args)
     try:
         loss = check_loss(args.loss)
         y_true, y_pred = _load(args.y_true), _load(args.y_pred)

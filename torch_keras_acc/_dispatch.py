@@ -36,96 +36,18 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-import os
 import warnings
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Literal, Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
 
 import torch
 from torch import Tensor
 
-from torch_keras_acc import _cpu_fast, _reference
+from torch_keras_acc import _cpu_fast, _fused, _reference, _verify
 from torch_keras_acc._compat import is_compiling
+from torch_keras_acc._switch import DEFAULT_ON_CUDA, PathLog, forced, kernel_path, record, tuned
 from torch_keras_acc._spec import KernelSpec
 from torch_keras_acc._tf_rules import class_ids, label_index
-
-PathName = Literal["reference", "cpu_fast", "compiled", "triton"]
-PATHS: tuple[str, ...] = ("reference", "cpu_fast", "compiled", "triton")
-
-# Opt-in defaults for CUDA, read once: neither has been measured on a GPU yet.
-DEFAULT_ON_CUDA = {
-    "triton": os.environ.get("TORCH_KERAS_ACC_TRITON", "0") == "1",
-    "compiled": os.environ.get("TORCH_KERAS_ACC_COMPILE_CUDA", "0") == "1",
-}
-
-
-# -- the switch -------------------------------------------------------------------------
-@dataclass
-class PathLog:
-    """What ran inside a [`kernel_path`][torch_keras_acc.kernel_path] block: primitive -> the set of paths taken."""
-
-    forced: str | None
-    chunk_elements: int | None = None
-    small_elements: int | None = None
-    used: dict[str, set[str]] = field(default_factory=dict)
-
-    def record(self, primitive: str, path: str) -> None:
-        self.used.setdefault(primitive, set()).add(path)
-
-
-_ACTIVE: contextvars.ContextVar[PathLog | None] = contextvars.ContextVar("torch_keras_acc_path", default=None)
-
-
-@contextlib.contextmanager
-def kernel_path(
-    path: PathName | None = None, *, chunk_elements: int | None = None, small_elements: int | None = None
-) -> Iterator[PathLog]:
-    """Force one implementation of every primitive inside the block.
-
-    Args:
-        path: ``"reference"``, ``"cpu_fast"``, ``"compiled"`` or ``"triton"``; None keeps
-            the default choice (to log it, or to set ``chunk_elements`` alone).
-        chunk_elements: scores per chunk for the chunked paths (tests use tiny chunks to
-            cross chunk boundaries on small inputs); None keeps the tuned sizes.
-        small_elements: inputs with fewer scores take the CPU's small-input branch
-            (0: none do; a huge value: all do); None keeps the tuned size.
-
-    Yields:
-        A [`PathLog`][torch_keras_acc._dispatch.PathLog]; ``log.used`` maps each primitive that ran to the paths it took.
-    """
-    if path is not None and path not in PATHS:
-        raise ValueError(f"kernel_path: path must be one of {PATHS}, got {path!r}")
-    for what, value, low in (("chunk_elements", chunk_elements, 1), ("small_elements", small_elements, 0)):
-        if value is not None and (not isinstance(value, int) or value < low):
-            raise ValueError(f"kernel_path: {what} must be an int >= {low}, got {value!r}")
-    log = PathLog(path, chunk_elements, small_elements)
-    token = _ACTIVE.set(log)
-    try:
-        yield log
-    finally:
-        _ACTIVE.reset(token)
-
-
-def _tuned(name: str, default: int, eager: bool = False) -> int:
-    """The size ``name`` in force: the block's override, else ``default`` (always, while traced;
-    ``eager``: the caller runs only eagerly, so that needs no check)."""
-    log = _ACTIVE.get() if eager or not is_compiling() else None
-    value = getattr(log, name) if log is not None else None
-    return default if value is None else value
-
-
-def _forced() -> str | None:
-    log = _ACTIVE.get()
-    return log.forced if log is not None else None
-
-
-def _record(primitive: str, path: str) -> None:
-    log = _ACTIVE.get()
-    if log is not None:
-        log.record(primitive, path)
-
 
 # -- the tables -------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -147,12 +69,12 @@ class PathTable:
         self.rows = rows
         self._broken: set[str] = set()  # paths that failed at run time (e.g. no compiler): never tried again
 
-    def __call__(self, x: Tensor, *args: Any) -> Any:
+    def __call__(self, x: Tensor, *args: Any) -> Tensor:
         if is_compiling():
             # Traced by torch.compile: the reference, whole, which inductor fuses (dynamo
             # cannot trace a ContextVar, and a forced path has no meaning inside a graph).
             return self.rows[-1].run(x, *args)
-        forced = _forced()
+        forced = forced()
         for row in self.rows:
             if row.path in self._broken or (forced is not None and row.path not in (forced, "reference")):
                 continue
@@ -171,11 +93,9 @@ class PathTable:
                     stacklevel=3,
                 )
                 continue
-            if out is None:  # the row declined this input after looking closer (fused updates)
-                continue
-            _record(self.primitive, row.path)
+            record(self.primitive, row.path)
             return out
-        return None  # only a table whose reference may decline (the fused update) gets here
+        raise AssertionError("unreachable: the reference row always runs")  # pragma: no cover
 
 
 def _eager_cpu(x: Tensor, forced: bool = False) -> bool:
@@ -187,6 +107,11 @@ def _opt_in(path: str) -> Callable[[Tensor, bool], bool]:
     """A device path's condition: asked for by name (then anywhere: Triton runs CPU tensors in its
     interpreter), or the CUDA default switched on for it."""
     return lambda x, forced: x.numel() > 0 and (forced or (x.is_cuda and DEFAULT_ON_CUDA[path]))
+
+
+def _verified(kernel: str, applies: Callable[[Tensor, bool], bool]) -> Callable[[Tensor, bool], bool]:
+    """A triton row's condition: ``applies``, and the kernel passed its probe at first use (``_verify``)."""
+    return lambda x, forced: applies(x, forced) and _verify.usable(kernel, x.dtype, x.device)
 
 
 def _compiled(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
@@ -227,11 +152,11 @@ def argmax_table(zero_rule: bool) -> PathTable:
         # Integers, scalars, empty inputs and traced calls: the reference whole (inductor fuses it).
         if not x.is_floating_point() or x.ndim == 0 or x.numel() == 0 or is_compiling():
             return reference(x)
-        chunk = _tuned("chunk_elements", _reference.CHUNK_ELEMENTS)
+        chunk = tuned("chunk_elements", _reference.CHUNK_ELEMENTS)
         return _on_rows(lambda rows: _reference.in_row_chunks(reference, rows, chunk))(x)
 
     def cpu(x: Tensor) -> Tensor:
-        sizes = _tuned("small_elements", _cpu_fast.SMALL_ELEMENTS, True), _tuned("chunk_elements", _cpu_fast.CHUNK_ELEMENTS, True)
+        sizes = tuned("small_elements", _cpu_fast.SMALL_ELEMENTS, True), tuned("chunk_elements", _cpu_fast.CHUNK_ELEMENTS, True)
         return _cpu_fast.argmax_cpu(x, reference, *sizes)
 
     def float_input(applies: Callable[[Tensor, bool], bool]) -> Callable[[Tensor, bool], bool]:
@@ -241,7 +166,11 @@ def argmax_table(zero_rule: bool) -> PathTable:
         "argmax",
         [
             Row("cpu_fast", _eager_cpu, cpu),
-            Row("triton", float_input(_opt_in("triton")), _on_rows(lambda rows: _triton("argmax")(rows, zero_rule))),
+            Row(
+                "triton",
+                _verified("argmax", float_input(_opt_in("triton"))),
+                _on_rows(_verify.first_call("argmax", lambda rows: _triton("argmax")(rows, zero_rule), reference)),
+            ),
             Row("compiled", float_input(_opt_in("compiled")), _on_rows(_compiled(reference))),
             Row("reference", lambda x, forced: True, plain),
         ],
@@ -251,7 +180,7 @@ def argmax_table(zero_rule: bool) -> PathTable:
 def _top_k_reference(predictions: Tensor, targets: Tensor, k: int) -> Tensor:
     if is_compiling():
         return _reference.in_top_k_whole(targets, predictions, k)  # traced: inductor fuses the whole (N stays dynamic)
-    return _reference.in_top_k_reference(targets, predictions, k, _tuned("chunk_elements", _reference.CHUNK_ELEMENTS))
+    return _reference.in_top_k_reference(targets, predictions, k, tuned("chunk_elements", _reference.CHUNK_ELEMENTS))
 
 
 def _has_classes(applies: Callable[[Tensor, bool], bool]) -> Callable[[Tensor, bool], bool]:
@@ -266,9 +195,13 @@ _IN_TOP_K = PathTable(
         Row(
             "cpu_fast",
             lambda p, forced: _eager_cpu(p) and _cpu_fast.in_top_k_applies(p),
-            lambda p, t, k: _cpu_fast.in_top_k_cpu(t, p, k, _tuned("chunk_elements", _cpu_fast.CHUNK_ELEMENTS, True)),
+            lambda p, t, k: _cpu_fast.in_top_k_cpu(t, p, k, tuned("chunk_elements", _cpu_fast.CHUNK_ELEMENTS, True)),
         ),
-        Row("triton", _has_classes(_opt_in("triton")), lambda p, t, k: _triton("in_top_k")(t, p, k)),
+        Row(
+            "triton",
+            _verified("in_top_k", _has_classes(_opt_in("triton"))),
+            _verify.first_call("in_top_k", lambda p, t, k: _triton("in_top_k")(t, p, k), lambda p, t, k: _reference.in_top_k_reference(t, p, k)),
+        ),
         Row("compiled", _has_classes(_opt_in("compiled")), lambda p, t, k, run=_compiled(_reference.in_top_k_whole): run(t, p, k)),
         Row("reference", lambda p, forced: True, _top_k_reference),
     ],
@@ -310,55 +243,45 @@ def in_top_k(targets: Tensor, predictions: Tensor, k: int) -> Tensor:
 def invalid_count(labels: Tensor, num_classes: int, keep: Tensor | None = None) -> Tensor | int:
     """How many labels ``keep`` marks (None: all) are not integers in ``[0, num_classes)``;
     the int 0 when the CPU row proves every label valid (the metric then skips its state update)."""
-    if not is_compiling() and _eager_cpu(labels) and _forced() in (None, "cpu_fast"):
+    if not is_compiling() and _eager_cpu(labels) and forced() in (None, "cpu_fast"):
         return _cpu_fast.invalid_count_cpu(labels, num_classes, keep)
     return _reference.invalid_count_reference(labels, num_classes, keep)
 
 
 # -- the fused update -------------------------------------------------------------------
-Sums = tuple[Tensor, "Tensor | float"]
+Sums = tuple[Tensor, Tensor]
+States = tuple[Tensor, Tensor, Tensor]
+
+
+def triton_in_force(device: torch.device) -> bool:
+    """Whether the triton path is in force for a batch on ``device``: forced by
+    ``kernel_path("triton")`` (CPU tensors: interpreted), or CUDA's default (each kernel
+    verified at first use, ``_verify.py``). Never while torch.compile traces."""
+    if is_compiling():
+        return False  # traced: the reference, which inductor fuses
+    path = forced()
+    if path not in (None, "triton") or (path is None and (device.type != "cuda" or not DEFAULT_ON_CUDA["triton"])):
+        return False  # decided before importing triton: a CPU update never pays for it
+    from torch_keras_acc import _triton
+
+    return _triton.AVAILABLE and device.type in ("cuda", "cpu")
 
 
 def fused_sums(
     spec: KernelSpec, y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any], weight: Tensor | None,
-    *, mask: object = None, ignore_index: int | None = None, integer: bool = False,
+    *, mask: object, ignore_index: int | None, integer: bool, states: States, reference: Callable[[], Any],
 ) -> Sums | None:
-    """A whole batch's ``(total, count)`` from one fused launch, or None: take the per-sample path.
+    """A whole batch in one fused launch that adds into ``states`` (total, count, invalid) and
+    returns the batch's own ``(total, count)``; or None: nothing was added, take the per-sample path.
 
-    The fused kernels take (N,) or (N, 1) labels with (N, C) float scores and no or per-sample
-    weights, where the metric adds nothing of its own (no ``mask``, no ``ignore_index``, not an
-    ``integer`` result dtype, whose weights Keras truncates).
+    ``_fused.PLANNERS[spec.fused]`` maps the batch onto one launch (shapes, every weight form,
+    ``mask``, ``ignore_index``) or declines. ``reference``: this batch's sums on the reference path,
+    for the first-use check of kernel x dtype x device (``_verify.py``). Not for an ``integer``
+    result dtype, whose weights Keras truncates.
     """
-    if spec.fused is None or mask is not None or ignore_index is not None or integer or config.get("from_sorted_ids"):
+    if spec.fused is None or integer or not triton_in_force(y_pred.device):
         return None
-    if is_compiling():
-        return None
-    if not (y_pred.is_floating_point() and y_pred.ndim == 2 and y_pred.shape[1] > 0):
-        return None
-    n = y_pred.shape[0]
-    if y_true.numel() != n or y_true.ndim > 2:
-        return None
-    if weight is not None and (weight.ndim == 0 or weight.numel() != n or weight.ndim > 2):
-        return None  # a scalar weighs the whole batch; other shapes reduce differently
-    if _forced() not in (None, "triton"):
-        return None
-    return _FUSED(y_pred, spec.fused, y_true.reshape(n), config, weight)
-
-
-def _fused_triton(y_pred: Tensor, kernel: str, labels: Tensor, config: Mapping[str, Any], weight: Tensor | None) -> Sums:
-    # Keras's label cast first, so the kernel compares exactly.
-    labels = label_index(labels) if kernel == "in_top_k_count" else class_ids(labels, y_pred.dtype)
-    n = y_pred.shape[0]
-    total = torch.zeros((), dtype=torch.float64 if weight is not None else torch.int64, device=y_pred.device)
-    count = torch.zeros((), dtype=torch.float64, device=y_pred.device) if weight is not None else None
-    w = None if weight is None else weight.reshape(n).to(torch.float64)
-    if kernel == "in_top_k_count":
-        _triton(kernel)(labels, y_pred, config["k"], total, count_out=count, weight=w)
-    else:
-        _triton(kernel)(y_pred, labels, total, count_out=count, weight=w)
-    _record(f"fused {kernel}", "triton")
-    return total, (float(n) if count is None else count)
-
-
-# One row and a declining reference: the per-sample path is the fused update's reference.
-_FUSED = PathTable("fused update", [Row("triton", _opt_in("triton"), _fused_triton), Row("reference", lambda x, f: True, lambda *a: None)])
+    sums = _fused.PLANNERS[spec.fused](y_true, y_pred, config, weight, mask, ignore_index, states, reference, spec.hits)
+    if sums is not None:
+        record(f"fused {spec.fused}", "triton")
+    return sums

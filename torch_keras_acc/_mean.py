@@ -61,18 +61,8 @@ class KerasMeanMetric(CompatMetric):
     kernel: Tensor  # the identity state; the others are sums
     total: Tensor; count: Tensor; invalid: Tensor  # noqa: E702
 
-    def __init__(
-        self,
-        name: str,
-        dtype: Any = None,
-        config: Mapping[str, Any] | None = None,
-        *,
-        on_invalid: OnInvalid = "warn",
-        warn_pitfalls: bool = True,
-        ignore_index: int | None = None,
-        identity: tuple = (),
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, name: str, dtype: Any = None, config: Mapping[str, Any] | None = None, *, on_invalid: OnInvalid = "warn",
+                 warn_pitfalls: bool = True, ignore_index: int | None = None, identity: tuple = (), **kwargs: Any) -> None:
         if not isinstance(name, str):
             raise TypeError(f"{type(self).__name__}: name must be a str, got {name!r}")
         if on_invalid not in ON_INVALID:
@@ -127,25 +117,32 @@ class KerasMeanMetric(CompatMetric):
         spec, config = self._batch_spec(y_true, y_pred)
         weight = None if sample_weight is None else to_tensor(sample_weight, "sample_weight", self.name, self.device)
         integer = not self.dtype_config.is_floating_point
-        keep = None
-        sums = fused_sums(spec, y_true, y_pred, config, weight, mask=mask, ignore_index=self.ignore_index, integer=integer)
+        # One launch that adds into the states in-kernel (invalid labels too), or None: the hits path.
+        sums = fused_sums(spec, y_true, y_pred, config, weight, mask=mask, ignore_index=self.ignore_index, integer=integer,
+                          states=(self.total, self.count, self.invalid), reference=lambda: self._sums(spec, config, y_true, y_pred, weight, mask))
         if sums is None:
-            try:
-                hits = spec.hits(y_true, y_pred, device=self.device, **config)
-            except ValueError as err:
-                raise P.with_likely_cause(err, spec, y_true, y_pred, config) from None
-            keep = keep_positions(self.name, y_true, hits, mask, self.ignore_index)
-            sums = weighted_sums(self.name, hits, apply_mask(self.name, weight, keep), integer=integer)
-            if keep is not None and spec.invalid_labels is not None:  # class-id kernels: one hit per label
-                keep = torch.broadcast_to(keep, hits.shape).reshape(y_true.shape)
-        invalid = None if spec.invalid_labels is None else spec.invalid_labels(y_true, y_pred, config, keep)
+            total, count, invalid = self._sums(spec, config, y_true, y_pred, weight, mask)
+            # In place: no module __setattr__ per step (torchmetrics' reset() installs fresh tensors).
+            add_to((self.total, total), (self.count, count), *([(self.invalid, invalid)] if isinstance(invalid, Tensor) else []))
+            sums = total, count
         if self.warn_pitfalls and not self._pitfalls_checked and not is_compiling():  # value checks read the host
             self._pitfalls_checked = True  # value rules read the first batch only: one host sync per metric
             P.warn_pitfalls(f"{self.name} ({type(self).__name__})", spec, config, y_true, y_pred)
-        # In place: no module __setattr__ per step (torchmetrics' reset() installs fresh tensors).
-        add_to((self.total, sums[0]), (self.count, sums[1]), *([(self.invalid, invalid)] if isinstance(invalid, Tensor) else []))
         self._accepted(spec, y_true, y_pred)
         return sums
+
+    def _sums(self, spec: KernelSpec, config: Mapping[str, Any], y_true: Tensor, y_pred: Tensor, weight: Tensor | None,
+              mask: ArrayLike | None) -> tuple[Tensor, Tensor | float, Tensor | int | None]:
+        """The batch's ``(total, count, invalid)`` from the per-sample hits; the states are not touched."""
+        try:
+            hits = spec.hits(y_true, y_pred, device=self.device, **config)
+        except ValueError as err:
+            raise P.with_likely_cause(err, spec, y_true, y_pred, config) from None
+        keep = keep_positions(self.name, y_true, hits, mask, self.ignore_index)
+        total, count = weighted_sums(self.name, hits, apply_mask(self.name, weight, keep), integer=not self.dtype_config.is_floating_point)
+        if keep is not None and spec.invalid_labels is not None:  # class-id kernels: one hit per label
+            keep = torch.broadcast_to(keep, hits.shape).reshape(y_true.shape)
+        return total, count, None if spec.invalid_labels is None else spec.invalid_labels(y_true, y_pred, config, keep)
 
     def compute(self) -> Tensor:
         """Weighted mean so far; 0.0 when the total weight is 0, like Keras's ``divide_no_nan``."""

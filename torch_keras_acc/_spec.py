@@ -47,9 +47,10 @@ class KernelSpec:
             integers in ``[0, C)`` among those ``keep`` marks (None: all), or None when
             this kernel takes no class indices to validate.
         omit_default: config keys Keras writes into ``get_config()`` only when not at their default.
-        fused: the name of the fused whole-batch kernel (``_dispatch.fused_sums`` runs it when
-            the path and the batch allow; otherwise ``hits`` runs), or None. Its sums are those
-            of ``hits`` under Keras's weighted mean, bit for bit.
+        fused: the name of the fused whole-batch kernel (``_fused.PLANNERS``): ``_dispatch.fused_sums``
+            runs it when the triton path is in force and the batch maps onto one launch, adding into
+            the states in-kernel; otherwise ``hits`` runs. Its sums are those of ``hits`` under
+            Keras's weighted mean, bit for bit.
     """
 
     name: str
@@ -61,7 +62,7 @@ class KernelSpec:
     value_rules: tuple[Rule, ...] = ()
     invalid_labels: Callable[[Tensor, Tensor, Mapping[str, Any], "Tensor | None"], "Tensor | int"] | None = None
     omit_default: tuple[str, ...] = ()
-    fused: Literal["sparse_argmax_count", "in_top_k_count"] | None = None
+    fused: Literal["sparse_argmax", "in_top_k", "onehot_argmax", "onehot_top_k", "binary", "equal"] | None = None
 
     def check_config(self, metric: str, values: Mapping[str, Any], ignore_index: int | None = None, cls: str = "") -> dict[str, Any]:
         """The config with each value checked (and normalized), or a TypeError/ValueError naming ``metric``

@@ -1,37 +1,34 @@
 """Triton kernels for the hot primitives: one pass over the scores, TensorFlow's rules in the kernel.
 
-Opt-in (``_dispatch.py``'s ``triton`` rows call it): each wrapper returns
-bit for bit what its pure-PyTorch reference returns, and the reference stays
-the definition of the semantics:
+Called by the fused update (``_fused.py``, CUDA's default path) and by the ``triton`` rows
+of the path tables; each kernel is checked on its device at first use (``_verify.py``). Each
+returns bit for bit what its pure-PyTorch reference returns, and the reference stays the
+definition of the semantics:
 
 =====================  ==============================================================
 wrapper                reference
 =====================  ==============================================================
 ``argmax``             ``_reference.argmax_last_reference`` / ``tf_argmax_reference``
-``sparse_argmax_hits`` ``functional._compare_labels(name, labels, argmax_last(scores), torch.float64)`` (exact: callers apply Keras's label cast first)
-``onehot_argmax_hits`` ``functional.categorical_accuracy.hits`` on 2-D inputs
-``in_top_k``           ``_reference.in_top_k_reference`` (float targets: of ``_tf_rules.label_index``)
-``binary_hits``        ``functional.binary_accuracy.hits`` on same-shape inputs
-``equal_hits``         ``functional.accuracy.hits`` on same-shape inputs
+``sparse``             ``functional.sparse_categorical_accuracy.hits`` (``keras_cast``; else labels compared exactly)
+``onehot``             ``functional.categorical_accuracy.hits``
+``topk``               ``_reference.in_top_k_reference`` (float targets: of ``_tf_rules.label_index``); one-hot targets: ``top_k_categorical_accuracy.hits``
+``binary``             ``functional.binary_accuracy.hits`` on same-shape inputs
+``equal``              ``functional.accuracy.hits`` on same-shape inputs
 =====================  ==============================================================
 
-The ``*_count`` forms reduce inside the kernel and add into 0-d state tensors
-(one atomic add per program and state), so an update writes no per-sample tensor
-and is one launch. Unweighted: ``total_out += hits`` (an exact integer, into an
-int64 or float64 state), ``count_out += samples``. Weighted (``weight``: one value
-per row, any float dtype, widened to float64): ``total_out += sum(hit * w)``,
-``count_out += sum(w)``, as ``_reduction.weighted_sums`` computes them for one weight per
-sample (its sums may differ from these in the last bits only through summation
-order). ``invalid_out += `` labels that are not integers in ``[0, C)`` (the rule of
-``_tf_rules.invalid_labels``). A scalar weight (Keras: the batch weighs w) is not
-fused: count unweighted and scale.
+Each family function takes a :class:`Reduction`: the batch as N samples of E elements,
+weighted as Keras weighs it (none, one per sample, per element, a scalar; a mask and
+``ignore_index`` as 0/1 weights), reduced in the kernel into 0-d states, deterministically
+(see ``_finish`` in _triton_kernels.py): an update writes no per-sample tensor and is one
+launch. ``invalid_out += `` labels that are not integers in ``[0, C)`` (the rule of
+``_tf_rules.invalid_labels``). The older ``*_hits`` / ``*_count`` wrappers
+(one weight per row) remain for the tests and the benchmark.
 
 Devices: CUDA tensors run compiled kernels; CPU tensors run the same kernels in
 Triton's interpreter (slow; for tests), whatever ``TRITON_INTERPRET`` says (see
-_triton_kernels.py). Inputs keep their strides: 2-D scores and 1-D labels and
-weights are read through their strides, never copied; the element-wise kernels
-read a 1-D view (``reshape(-1)``, a copy only for inputs that cannot be viewed so).
-No wrapper reads a device value on the host.
+_triton_kernels.py). Inputs keep their strides: scores, labels, weights and masks are read
+through their strides, never copied; the element-wise kernels read an (N, E) view (a copy
+only for inputs that cannot be viewed so). No wrapper reads a device value on the host.
 
 ``import`` never fails: without triton, ``AVAILABLE`` is False and every wrapper
 raises ``RuntimeError``.
@@ -46,6 +43,8 @@ Example:
 
 from __future__ import annotations
 
+import copy
+import functools
 import importlib.util
 import types
 from typing import Any
@@ -140,6 +139,7 @@ def _tl(dtype: torch.dtype) -> Any:
     return getattr(tl, names[dtype])
 
 
+@functools.lru_cache(maxsize=None)
 def _argmax_consts(dtype: torch.dtype) -> dict[str, Any]:
     """IS_FLOAT, BITS, SMALL, WIDE, WIDE_BITS, NEG_TINY for scores of ``dtype``."""
     if dtype not in _FLOATS:  # integers: a plain argmax; the float constants are unused
@@ -191,30 +191,62 @@ def _check_state(name: str, t: Tensor | None, what: str, dtypes: tuple[torch.dty
         raise ValueError(f"{name}: {what} must be a 0-d tensor of dtype {' or '.join(map(str, dtypes))}; got {got}")
 
 
-class _Reduction:
-    """The state arguments of a ``*_count`` call, checked, with dummies for the unused ones."""
+class Reduction:
+    """The reduction of one ``*_count`` launch: the layout of the batch, its weights and mask,
+    and the states it adds into, checked; dummies for the unused arguments.
 
-    def __init__(self, name: str, device: torch.device, rows: int, total_out: Tensor, count_out: Tensor | None,
-                 weight: Tensor | None, invalid_out: Tensor | None = None) -> None:
+    ``n`` samples of ``e`` elements each. ``w_mode``: 0 unweighted, 1 one weight per sample
+    (``weight`` (n,)), 2 per-element weights (``weight`` addressed as ``[s * w_strides[0] +
+    j * w_strides[1]]``, strides 0 broadcast), 3 one scalar weight for the batch (0-d).
+    ``keep``: bool positions that count (a mask), addressed like the weights; ``ignore``: the
+    labels' ignore_index. Both make the weights per element, as Keras's mask does. After the
+    launch, ``batch`` holds this batch's (total, count, invalid) as float64, on the device.
+    """
+
+    def __init__(self, name: str, device: torch.device, n: int, total_out: Tensor, count_out: Tensor | None = None,
+                 invalid_out: Tensor | None = None, weight: Tensor | None = None, *, e: int = 1, w_mode: int | None = None,
+                 w_strides: tuple[int, int] | None = None, keep: Tensor | None = None,
+                 keep_strides: tuple[int, int] = (0, 0), ignore: int | float | None = None) -> None:
         sums = (torch.float64,) if weight is not None else (torch.int64, torch.float64)
         _check_state(name, total_out, "total_out", sums)
         _check_state(name, count_out, "count_out", sums)
         _check_state(name, invalid_out, "invalid_out", (torch.int64,))
-        if weight is not None:
+        if w_mode is None:  # the *_count functions: one weight per sample
+            w_mode = 0 if weight is None else 1
+            if weight is not None:
+                weight = _as_kernel_input(name, weight, "weight")
+                if weight.ndim != 1 or weight.shape[0] != n:
+                    raise ValueError(
+                        f"{name}: weight of shape {tuple(weight.shape)} must hold one value per sample ({n},); "
+                        "a scalar weight is not fused (count unweighted and scale)"
+                    )
+                w_strides = (weight.stride(0), 0)
+        elif weight is not None:
             weight = _as_kernel_input(name, weight, "weight")
-            if weight.ndim != 1 or weight.shape[0] != rows:
-                raise ValueError(
-                    f"{name}: weight of shape {tuple(weight.shape)} must hold one value per sample ({rows},); "
-                    "a scalar weight is not fused (count unweighted and scale)"
-                )
-        _check_device(name, device, total_out=total_out, count_out=count_out, invalid_out=invalid_out, weight=weight)
+        _check_device(name, device, total_out=total_out, count_out=count_out, invalid_out=invalid_out, weight=weight, keep=keep)
+        self.n, self.e, self.w_mode = n, e, w_mode
         self.total = total_out
         self.count = count_out if count_out is not None else total_out
         self.invalid = invalid_out if invalid_out is not None else total_out
         self.weight = weight if weight is not None else total_out
-        self.stride_w = weight.stride(0) if weight is not None else 0
-        self.flags = dict(REDUCE=True, WEIGHTED=weight is not None, HAS_COUNT=count_out is not None)
-        self.count_invalid = invalid_out is not None
+        self.keep = keep.view(torch.uint8) if keep is not None else total_out
+        self.w_strides = w_strides or (0, 0)
+        self.keep_strides = keep_strides
+        self.ignore = 0 if ignore is None else ignore
+        self.masked = keep is not None or ignore is not None
+        if self.masked and w_mode != 2:
+            raise ValueError(f"{name}: a mask or ignore_index makes the weights per element (w_mode 2), got w_mode {w_mode}")
+        self.flags = dict(W_MODE=w_mode, HAS_W=weight is not None, HAS_KEEP=keep is not None, MASKED=self.masked,
+                          IGNORE=ignore is not None, COUNT_INVALID=invalid_out is not None, HAS_COUNT=count_out is not None)
+        self.batch = torch.empty(3, dtype=torch.float64, device=device)
+
+    def into(self, total_out: Tensor, count_out: Tensor, invalid_out: Tensor) -> Reduction:
+        """The same reduction adding into other states (of the same dtypes), e.g. zeros to check a batch."""
+        other = copy.copy(self)
+        other.total, other.count = total_out, count_out
+        other.invalid = invalid_out if self.flags["COUNT_INVALID"] else total_out
+        other.batch = torch.empty_like(self.batch)
+        return other
 
 
 def _pow2(n: int) -> int:
@@ -230,12 +262,59 @@ def _row_blocks(rows: int, cols: int) -> tuple[int, int]:
     return max(1, _TILE // block_c), block_c
 
 
+_TICKETS: dict[tuple[torch.device, int], Tensor] = {}
+_BLOCK_G = 1024  # scratch rows the last program adds per step
+
+
+def _ticket(device: torch.device) -> Tensor:
+    """The integer counter the programs of a launch take tickets from, one per device and
+    stream (launches on one stream run in order; the last program resets it to 0)."""
+    stream = torch.cuda.current_stream(device).cuda_stream if device.type == "cuda" else 0
+    key = (device, stream)
+    if key not in _TICKETS:
+        _TICKETS[key] = torch.zeros(1, dtype=torch.int32, device=device)
+    return _TICKETS[key]
+
+
+def _launch(name: str, kernel_name: str, device: torch.device, lanes: int, n: int, e: int, args: tuple,
+            consts: dict[str, Any], red: Reduction | None, hits: Tensor | None) -> None:
+    """The one launch helper: SB samples x EB elements per program, the common arguments, one launch."""
+    kernels = _kernels(name, device)
+    eb = min(_pow2(e), _pow2(lanes))
+    sb = max(1, _pow2(lanes) // eb)
+    grid = triton.cdiv(n, sb)
+    dummy = args[0]
+    if red is not None:
+        part = torch.empty(grid * 3, dtype=torch.int64, device=device)  # float64 bits (see _finish)
+        common = (red.weight, red.keep, hits if hits is not None else dummy, part, _ticket(device), red.batch, red.total,
+                  red.count, red.invalid, n, e, *red.w_strides, *red.keep_strides, red.ignore)
+        flags = dict(red.flags, REDUCE=True)
+    else:
+        common = (dummy, dummy, hits, dummy, dummy, dummy, dummy, dummy, dummy, n, e, 0, 0, 0, 0, 0)
+        flags = dict(W_MODE=0, HAS_W=False, HAS_KEEP=False, MASKED=False, IGNORE=False, COUNT_INVALID=False,
+                     HAS_COUNT=False, REDUCE=False)
+    getattr(kernels, kernel_name)[(grid,)](*args, *common, **consts, **flags, SB=sb, EB=eb,
+                                           STORE_HITS=hits is not None, BLOCK_G=_BLOCK_G)
+
+
 def _hits_out(n: int, device: torch.device) -> Tensor:
     return torch.empty(n, dtype=torch.uint8, device=device)  # bools stored as bytes, viewed as bool
 
 
 def _labels_flag(labels: Tensor) -> bool:
     return labels.dtype in _FLOATS
+
+
+def _rows3(name: str, x: Tensor, what: str) -> Tensor:
+    """(B, C) scores as (B, 1, C); (N, E, C) ones as they are."""
+    if x.ndim == 2:
+        return x.unsqueeze(1)
+    _check_rank(name, x, what, 3)
+    return x
+
+
+def _labels2(labels: Tensor) -> Tensor:
+    return labels.unsqueeze(1) if labels.ndim == 1 else labels
 
 
 # -- argmax ---------------------------------------------------------------------------------
@@ -258,157 +337,184 @@ def argmax(x2d: Tensor, keras3_zero_rule: bool = True) -> Tensor:
     return out
 
 
-def _sparse(name: str, scores2d: Tensor, labels1d: Tensor, keras3_zero_rule: bool, hits: bool,
-            make_reduction: Any) -> Tensor | None:
-    x = _as_kernel_input(name, scores2d, "scores2d")
-    labels = _as_kernel_input(name, labels1d, "labels1d")
-    _check_rank(name, x, "scores2d", 2)
-    _check_rank(name, labels, "labels1d", 1)
-    b, c = x.shape
-    _check_rows(name, b, labels, "labels1d")
-    _check_device(name, x.device, labels1d=labels)
-    kernels = _kernels(name, x.device)
-    red = make_reduction(b) if make_reduction else None
-    out = _hits_out(b, x.device) if hits else None
-    if b == 0:
+def _lab_tiny(labels: Tensor, scores_dtype: torch.dtype) -> float:
+    """The smallest normal of the scores' dtype when float labels flush below it (0.0: never)."""
+    if labels.dtype not in _FLOATS or scores_dtype not in _FLOATS or flush_limit(scores_dtype) is None:
+        return 0.0
+    return float(torch.finfo(scores_dtype).tiny)
+
+
+def sparse(name: str, scores: Tensor, labels: Tensor, red: Reduction | None, keras3_zero_rule: bool = True,
+           hits: bool = False, keras_cast: bool = False) -> Tensor | None:
+    """The sparse argmax kernel on (B, C) / (N, E, C) scores and (B,) / (N, E) labels: per-row hits
+    (``hits``) and/or the reduction ``red``. Float labels are compared exactly, or with
+    ``keras_cast`` as Keras casts them (``_tf_rules.class_ids``; for float labels whose cast to
+    the scores' dtype is exact, where only TensorFlow's flush of a subnormal matters, and for
+    float64 labels with float32 scores, rounded in the kernel)."""
+    x = _rows3(name, _as_kernel_input(name, scores, "scores"), "scores")
+    lab = _labels2(_as_kernel_input(name, labels, "labels"))
+    n, e, c = x.shape
+    if lab.shape != (n, e):
+        raise ValueError(f"{name}: labels of shape {tuple(labels.shape)} must have one entry per row of scores {tuple(scores.shape)}")
+    _check_device(name, x.device, labels=lab)
+    out = _hits_out(n * e, x.device) if hits else None
+    if n * e == 0:
         return out.view(torch.bool) if out is not None else None
-    block_r, block_c = _row_blocks(b, c)
-    dummy = x
-    kernels.sparse_kernel[(triton.cdiv(b, block_r),)](
-        x, labels, red.weight if red else dummy, out if out is not None else dummy, red.total if red else dummy,
-        red.count if red else dummy, red.invalid if red else dummy, b, c, x.stride(0), x.stride(1), labels.stride(0),
-        red.stride_w if red else 0, **_argmax_consts(scores2d.dtype), KERAS3=bool(keras3_zero_rule),
-        LAB_FLOAT=_labels_flag(labels), STORE_HITS=hits,
-        **(red.flags if red else dict(REDUCE=False, WEIGHTED=False, HAS_COUNT=False)),
-        COUNT_INVALID=bool(red and red.count_invalid), BLOCK_R=block_r, BLOCK_C=block_c,
-    )
+    block_r, block_c = _row_blocks(n * e, c)
+    _launch(name, "sparse_kernel", x.device, block_r, n, e,
+            (x, lab, c, x.stride(0), x.stride(1), x.stride(2), lab.stride(0), lab.stride(1)),
+            dict(_argmax_consts(scores.dtype), KERAS3=bool(keras3_zero_rule), LAB_FLOAT=_labels_flag(lab),
+                 LAB_TINY=_lab_tiny(lab, scores.dtype) if keras_cast else 0.0,
+                 LAB_TO_F32=keras_cast and lab.dtype == torch.float64 and scores.dtype == torch.float32,
+                 BLOCK_C=block_c), red, out)
     return out.view(torch.bool) if out is not None else None
 
 
 def sparse_argmax_hits(scores2d: Tensor, labels1d: Tensor, keras3_zero_rule: bool = True) -> Tensor:
     """``argmax(scores) == label`` per row, bool (B,); float labels compared exactly (a non-integral one never matches)."""
-    out = _sparse("triton sparse_argmax_hits", scores2d, labels1d, keras3_zero_rule, True, None)
+    name = "triton sparse_argmax_hits"
+    _check_rank(name, _as_kernel_input(name, scores2d, "scores2d"), "scores2d", 2)
+    _check_rank(name, _as_kernel_input(name, labels1d, "labels1d"), "labels1d", 1)
+    _check_rows(name, scores2d.shape[0], labels1d, "labels1d")
+    out = sparse(name, scores2d, labels1d, None, keras3_zero_rule, hits=True)
     assert out is not None
     return out
+
+
+def _count_args(name: str, x: Any, labels: Any, rank_x: int = 2) -> torch.device:
+    x = _as_kernel_input(name, x, "scores2d")
+    labels = _as_kernel_input(name, labels, "labels1d")
+    _check_rank(name, x, "scores2d", rank_x)
+    _check_rank(name, labels, "labels1d", 1)
+    _check_rows(name, x.shape[0], labels, "labels1d")
+    return x.device
 
 
 def sparse_argmax_count(scores2d: Tensor, labels1d: Tensor, total_out: Tensor, invalid_out: Tensor | None = None, *,
                         count_out: Tensor | None = None, weight: Tensor | None = None,
                         keras3_zero_rule: bool = True) -> None:
-    """``sparse_argmax_hits`` reduced in the kernel into the states (see the module docstring)."""
+    """:func:`sparse_argmax_hits` reduced in the kernel into the states (see the module docstring)."""
     name = "triton sparse_argmax_count"
-    device = scores2d.device if isinstance(scores2d, Tensor) else torch.device("cpu")
-    _sparse(name, scores2d, labels1d, keras3_zero_rule, False,
-            lambda b: _Reduction(name, device, b, total_out, count_out, weight, invalid_out))
+    device = _count_args(name, scores2d, labels1d)
+    red = Reduction(name, device, scores2d.shape[0], total_out, count_out, invalid_out, weight)
+    sparse(name, scores2d, labels1d, red, keras3_zero_rule)
 
 
 # -- one-hot argmax -------------------------------------------------------------------------------
-def _onehot(name: str, y_true2d: Tensor, y_pred2d: Tensor, hits: bool, make_reduction: Any) -> Tensor | None:
-    t = _as_kernel_input(name, y_true2d, "y_true2d")
-    x = _as_kernel_input(name, y_pred2d, "y_pred2d")
-    _check_rank(name, t, "y_true2d", 2)
-    _check_rank(name, x, "y_pred2d", 2)
-    b, cp = x.shape
-    ct = t.shape[1]
-    _check_rows(name, b, t, "y_true2d")
-    _check_device(name, x.device, y_true2d=t)
-    kernels = _kernels(name, x.device)
-    red = make_reduction(b) if make_reduction else None
-    out = _hits_out(b, x.device) if hits else None
-    if b == 0:
+def onehot(name: str, y_true: Tensor, y_pred: Tensor, red: Reduction | None, hits: bool = False) -> Tensor | None:
+    """argmax(y_true) == argmax(y_pred) on (B, C) / (N, E, C) inputs (the two C may differ)."""
+    t = _rows3(name, _as_kernel_input(name, y_true, "y_true"), "y_true")
+    x = _rows3(name, _as_kernel_input(name, y_pred, "y_pred"), "y_pred")
+    n, e, cp = x.shape
+    if t.shape[:2] != (n, e):
+        raise ValueError(f"{name}: y_true of shape {tuple(y_true.shape)} must have one row per row of y_pred {tuple(y_pred.shape)}")
+    _check_device(name, x.device, y_true=t)
+    ct = t.shape[2]
+    out = _hits_out(n * e, x.device) if hits else None
+    if n * e == 0:
         return out.view(torch.bool) if out is not None else None
-    block_r, block_c = _row_blocks(b, max(ct, cp))
-    consts = {f"T_{key}": v for key, v in _argmax_consts(y_true2d.dtype).items()}
-    consts.update({f"X_{key}": v for key, v in _argmax_consts(y_pred2d.dtype).items()})
-    dummy = x
-    kernels.onehot_kernel[(triton.cdiv(b, block_r),)](
-        t, x, red.weight if red else dummy, out if out is not None else dummy, red.total if red else dummy,
-        red.count if red else dummy, b, ct, cp, max(ct, cp), t.stride(0), t.stride(1), x.stride(0), x.stride(1),
-        red.stride_w if red else 0, **consts, STORE_HITS=hits,
-        **(red.flags if red else dict(REDUCE=False, WEIGHTED=False, HAS_COUNT=False)),
-        BLOCK_R=block_r, BLOCK_C=block_c,
-    )
+    block_r, block_c = _row_blocks(n * e, max(ct, cp))
+    consts = {f"T_{key}": v for key, v in _argmax_consts(y_true.dtype).items()}
+    consts.update({f"X_{key}": v for key, v in _argmax_consts(y_pred.dtype).items()})
+    _launch(name, "onehot_kernel", x.device, block_r, n, e,
+            (t, x, ct, cp, max(ct, cp), *t.stride(), *x.stride()), dict(consts, BLOCK_C=block_c), red, out)
     return out.view(torch.bool) if out is not None else None
 
 
 def onehot_argmax_hits(y_true2d: Tensor, y_pred2d: Tensor) -> Tensor:
     """``argmax_last(y_true) == argmax_last(y_pred)`` per row, bool (B,); the two may have different C."""
-    out = _onehot("triton onehot_argmax_hits", y_true2d, y_pred2d, True, None)
+    name = "triton onehot_argmax_hits"
+    for what, x in (("y_true2d", y_true2d), ("y_pred2d", y_pred2d)):
+        _check_rank(name, _as_kernel_input(name, x, what), what, 2)
+    _check_rows(name, y_pred2d.shape[0], y_true2d, "y_true2d")
+    out = onehot(name, y_true2d, y_pred2d, None, hits=True)
     assert out is not None
     return out
 
 
 def onehot_argmax_count(y_true2d: Tensor, y_pred2d: Tensor, total_out: Tensor, *, count_out: Tensor | None = None,
                         weight: Tensor | None = None) -> None:
-    """``onehot_argmax_hits`` reduced in the kernel into the states."""
+    """:func:`onehot_argmax_hits` reduced in the kernel into the states."""
     name = "triton onehot_argmax_count"
-    device = y_pred2d.device if isinstance(y_pred2d, Tensor) else torch.device("cpu")
-    _onehot(name, y_true2d, y_pred2d, False, lambda b: _Reduction(name, device, b, total_out, count_out, weight))
+    for what, x in (("y_true2d", y_true2d), ("y_pred2d", y_pred2d)):
+        _check_rank(name, _as_kernel_input(name, x, what), what, 2)
+    _check_rows(name, y_pred2d.shape[0], y_true2d, "y_true2d")
+    onehot(name, y_true2d, y_pred2d, Reduction(name, y_pred2d.device, y_pred2d.shape[0], total_out, count_out, None, weight))
 
 
 # -- in_top_k ------------------------------------------------------------------------------------
-def _topk(name: str, targets1d: Tensor, scores2d: Tensor, k: int, hits: bool, make_reduction: Any) -> Tensor | None:
-    if not isinstance(k, int) or isinstance(k, bool):
-        raise TypeError(f"{name}: k must be an int, got {k!r}")
-    x = _as_kernel_input(name, scores2d, "scores2d")
-    labels = _as_kernel_input(name, targets1d, "targets1d")
-    _check_rank(name, x, "scores2d", 2)
-    _check_rank(name, labels, "targets1d", 1)
-    b, c = x.shape
-    _check_rows(name, b, labels, "targets1d")
-    _check_device(name, x.device, targets1d=labels)
-    kernels = _kernels(name, x.device)
-    red = make_reduction(b) if make_reduction else None
-    out = _hits_out(b, x.device) if hits else None
-    if b == 0:
-        return out.view(torch.bool) if out is not None else None
-    block_r, block_c = _row_blocks(b, c)
-    # At most C - 1 scores are greater than the target's: k clamped to [0, C] gives the same
-    # hits and keeps k a 32-bit kernel argument.
-    k = max(0, min(k, c))
-    dtype = scores2d.dtype
+@functools.lru_cache(maxsize=None)
+def _topk_consts(dtype: torch.dtype) -> dict[str, Any]:
     if dtype in _FLOATS:
         wide = torch.promote_types(dtype, torch.float32)
         flush = flush_limit(dtype) is not None
-        consts = dict(
+        return dict(
             IS_FLOAT=True, BITS=_tl(_INT_OF[dtype]), SMALL=_SMALL_MASK[dtype], EXP=_EXP_MASK[dtype], FLUSH=flush,
             # The largest subnormal of the scores' dtype, widened (exactly), as bits of the wide dtype.
             LARGEST_SUB=_bits_of(largest_subnormal(dtype), dtype, _INT_OF[wide], wide) if flush else 0,
             WIDE=_tl(wide), WIDE_BITS=_tl(_INT_OF[wide]),
         )
-    else:
-        consts = dict(IS_FLOAT=False, BITS=tl.int32, SMALL=0, EXP=0, FLUSH=False, LARGEST_SUB=0, WIDE=tl.float32,
-                      WIDE_BITS=tl.int32)
-    dummy = x
-    kernels.topk_kernel[(triton.cdiv(b, block_r),)](
-        x, labels, red.weight if red else dummy, out if out is not None else dummy, red.total if red else dummy,
-        red.count if red else dummy, red.invalid if red else dummy, b, c, k, x.stride(0), x.stride(1),
-        labels.stride(0), red.stride_w if red else 0, **consts, LAB_FLOAT=_labels_flag(labels), STORE_HITS=hits,
-        **(red.flags if red else dict(REDUCE=False, WEIGHTED=False, HAS_COUNT=False)),
-        COUNT_INVALID=bool(red and red.count_invalid), BLOCK_R=block_r, BLOCK_C=block_c,
-    )
+    return dict(IS_FLOAT=False, BITS=tl.int32, SMALL=0, EXP=0, FLUSH=False, LARGEST_SUB=0, WIDE=tl.float32,
+                WIDE_BITS=tl.int32)
+
+
+def topk(name: str, targets: Tensor, scores: Tensor, k: int, red: Reduction | None, hits: bool = False,
+         onehot_targets: bool = False) -> Tensor | None:
+    """in_top_k on (B, C) / (N, E, C) scores; targets: raw sparse labels (B,) / (N, E), or with
+    ``onehot_targets`` one-hot rows (.., CT) whose Keras 3 argmax is the target."""
+    if not isinstance(k, int) or isinstance(k, bool):
+        raise TypeError(f"{name}: k must be an int, got {k!r}")
+    x = _rows3(name, _as_kernel_input(name, scores, "scores2d"), "scores2d")
+    lab = _as_kernel_input(name, targets, "targets1d")
+    lab = _rows3(name, lab, "targets") if onehot_targets else _labels2(lab)
+    _kernels(name, x.device)  # fails early without triton or on another device
+    n, e, c = x.shape
+    if lab.shape[:2] != (n, e):
+        raise ValueError(f"{name}: targets of shape {tuple(targets.shape)} must have one entry per row of scores {tuple(scores.shape)}")
+    _check_device(name, x.device, targets1d=lab)
+    out = _hits_out(n * e, x.device) if hits else None
+    if n * e == 0:
+        return out.view(torch.bool) if out is not None else None
+    ct = lab.shape[2] if onehot_targets else 1
+    block_r, block_c = _row_blocks(n * e, max(c, ct))
+    # At most C - 1 scores are greater than the target's: k clamped to [0, C] gives the same
+    # hits and keeps k a 32-bit kernel argument.
+    k = max(0, min(k, c))
+    t_consts = {f"T_{key}": v for key, v in _argmax_consts(targets.dtype if onehot_targets else torch.int64).items()}
+    _launch(name, "topk_kernel", x.device, block_r, n, e,
+            (x, lab, c, k, x.stride(0), x.stride(1), x.stride(2), lab.stride(0), lab.stride(1),
+             lab.stride(2) if onehot_targets else 0, ct),
+            dict(_topk_consts(scores.dtype), **t_consts, LAB_FLOAT=_labels_flag(lab) and not onehot_targets,
+                 ONEHOT=onehot_targets, BLOCK_C=block_c), red, out)
     return out.view(torch.bool) if out is not None else None
 
 
 def in_top_k(targets1d: Tensor, scores2d: Tensor, k: int) -> Tensor:
     """``tf.math.in_top_k`` per row, bool (B,). Float targets are first made class indices as
     ``_tf_rules.label_index`` makes them (truncated toward zero; NaN, inf and huge ones invalid)."""
-    out = _topk("triton in_top_k", targets1d, scores2d, k, True, None)
+    name = "triton in_top_k"
+    if not isinstance(k, int) or isinstance(k, bool):
+        raise TypeError(f"{name}: k must be an int, got {k!r}")
+    _count_args(name, scores2d, targets1d)
+    out = topk(name, targets1d, scores2d, k, None, hits=True)
     assert out is not None
     return out
 
 
 def in_top_k_count(targets1d: Tensor, scores2d: Tensor, k: int, total_out: Tensor, invalid_out: Tensor | None = None, *,
                    count_out: Tensor | None = None, weight: Tensor | None = None) -> None:
-    """``in_top_k`` reduced in the kernel into the states; ``invalid_out`` counts the raw
+    """:func:`in_top_k` reduced in the kernel into the states; ``invalid_out`` counts the raw
     labels that are not integers in [0, C) (sparse top-k's invalid-label count)."""
     name = "triton in_top_k_count"
-    device = scores2d.device if isinstance(scores2d, Tensor) else torch.device("cpu")
-    _topk(name, targets1d, scores2d, k, False, lambda b: _Reduction(name, device, b, total_out, count_out, weight, invalid_out))
+    if not isinstance(k, int) or isinstance(k, bool):
+        raise TypeError(f"{name}: k must be an int, got {k!r}")
+    device = _count_args(name, scores2d, targets1d)
+    topk(name, targets1d, scores2d, k, Reduction(name, device, scores2d.shape[0], total_out, count_out, invalid_out, weight))
 
 
 # -- element-wise: binary and equality --------------------------------------------------------------
-def _flat_pair(name: str, y_true: Tensor, y_pred: Tensor) -> tuple[Tensor, Tensor]:
+def _pair2(name: str, y_true: Tensor, y_pred: Tensor, n: int | None) -> tuple[Tensor, Tensor]:
+    """Same-shape inputs as (N, E) views (N: the first axis, or all elements when ``n`` is None)."""
     t = _as_kernel_input(name, y_true, "y_true")
     p = _as_kernel_input(name, y_pred, "y_pred")
     if t.shape != p.shape:
@@ -417,56 +523,54 @@ def _flat_pair(name: str, y_true: Tensor, y_pred: Tensor) -> tuple[Tensor, Tenso
             "(align ranks and broadcast first, as functional does)"
         )
     _check_device(name, p.device, y_true=t)
-    _kernels(name, p.device)  # fails early without triton or on another device
-    return t.reshape(-1), p.reshape(-1)
+    rows = p.numel() if n is None else n
+    return t.reshape(rows, -1 if rows else 0), p.reshape(rows, -1 if rows else 0)
 
 
-def _elementwise(name: str, kernel_name: str, t: Tensor, p: Tensor, consts: dict[str, Any], hits: bool,
-                 make_reduction: Any, *scalars: int) -> Tensor | None:
-    kernels = _kernels(name, p.device)
-    n = p.numel()
-    red = make_reduction(n) if make_reduction else None
-    out = _hits_out(n, p.device) if hits else None
-    if n == 0:
-        return out.view(torch.bool) if out is not None else None
-    dummy = p
-    getattr(kernels, kernel_name)[(triton.cdiv(n, _BLOCK),)](
-        t, p, red.weight if red else dummy, out if out is not None else dummy, red.total if red else dummy,
-        red.count if red else dummy, n, t.stride(0), p.stride(0), red.stride_w if red else 0, *scalars, **consts,
-        STORE_HITS=hits, **(red.flags if red else dict(REDUCE=False, WEIGHTED=False, HAS_COUNT=False)), BLOCK=_BLOCK,
-    )
-    return out.view(torch.bool) if out is not None else None
-
-
-def _binary(name: str, y_true: Tensor, y_pred: Tensor, threshold: float, hits: bool, make_reduction: Any) -> Tensor | None:
-    t, p = _flat_pair(name, y_true, y_pred)
-    cmp = torch.promote_types(y_pred.dtype, torch.float32)
-    # The reference's own threshold rule (float32, then FTZ), as bits; a CPU scalar, no device read.
+@functools.lru_cache(maxsize=None)
+def _binary_consts(threshold: float, pred_dtype: torch.dtype, true_dtype: torch.dtype) -> tuple[int, dict[str, Any]]:
+    """The threshold's bits (the reference's own rule: float32, then FTZ) and the constants; cached
+    per configuration, so a warm update computes nothing on the host."""
+    cmp = torch.promote_types(pred_dtype, torch.float32)
     thr_bits = int(threshold_operand(threshold, cmp).view(_INT_OF[cmp]))
-    if y_true.dtype in _FLOATS:
-        consts = dict(T_IS_FLOAT=True, T_BITS=_tl(_INT_OF[y_true.dtype]), T_MAG=_MAG_MASK[y_true.dtype],
-                      T_ONE=_bits_of(1.0, y_true.dtype, _INT_OF[y_true.dtype]))
+    if true_dtype in _FLOATS:
+        consts = dict(T_IS_FLOAT=True, T_BITS=_tl(_INT_OF[true_dtype]), T_MAG=_MAG_MASK[true_dtype],
+                      T_ONE=_bits_of(1.0, true_dtype, _INT_OF[true_dtype]))
     else:
         consts = dict(T_IS_FLOAT=False, T_BITS=tl.int32, T_MAG=0, T_ONE=0)
     consts.update(CMP=_tl(cmp), CMP_BITS=_tl(_INT_OF[cmp]))
-    out = _elementwise(name, "binary_kernel", t, p, consts, hits, make_reduction, thr_bits)
-    return out.view(y_pred.shape) if out is not None else None
+    return thr_bits, consts
+
+
+def binary(name: str, y_true: Tensor, y_pred: Tensor, threshold: float, red: Reduction | None, hits: bool = False,
+           n: int | None = None) -> Tensor | None:
+    """y_true == (y_pred > threshold) on same-shape inputs, as ``n`` samples (None: one per element)."""
+    _kernels(name, y_pred.device if isinstance(y_pred, Tensor) else torch.device("cpu"))
+    t, p = _pair2(name, y_true, y_pred, n)
+    rows, e = p.shape
+    out = _hits_out(rows * e, p.device) if hits else None
+    if rows * e:
+        thr_bits, consts = _binary_consts(float(threshold), y_pred.dtype, y_true.dtype)
+        _launch(name, "binary_kernel", p.device, _BLOCK, rows, e, (t, p, *t.stride(), *p.stride(), thr_bits), consts, red, out)
+    return out.view(torch.bool).view(y_pred.shape) if out is not None else None
 
 
 def binary_hits(y_true: Tensor, y_pred: Tensor, threshold: float = 0.5) -> Tensor:
     """``y_true == (y_pred > threshold)`` element-wise, bool of the inputs' (common) shape."""
-    out = _binary("triton binary_hits", y_true, y_pred, threshold, True, None)
+    out = binary("triton binary_hits", y_true, y_pred, threshold, None, hits=True)
     assert out is not None
     return out
 
 
 def binary_count(y_true: Tensor, y_pred: Tensor, threshold: float, total_out: Tensor, *, count_out: Tensor | None = None,
                  weight: Tensor | None = None) -> None:
-    """``binary_hits`` reduced in the kernel: hits over all elements (one per sample for
+    """:func:`binary_hits` reduced in the kernel: hits over all elements (one per sample for
     (N,) or (N, 1) inputs; for (N, T) inputs Keras averages each sample first)."""
     name = "triton binary_count"
     device = y_pred.device if isinstance(y_pred, Tensor) else torch.device("cpu")
-    _binary(name, y_true, y_pred, threshold, False, lambda n: _Reduction(name, device, n, total_out, count_out, weight))
+    _kernels(name, device)
+    n = y_pred.numel() if isinstance(y_pred, Tensor) else 0
+    binary(name, y_true, y_pred, threshold, Reduction(name, device, n, total_out, count_out, None, weight))
 
 
 # Casts the kernel may do itself: every value of the source dtype is exact in the target.
@@ -481,35 +585,50 @@ for _small in (torch.bool, torch.uint8, torch.int8):
     _EXACT_INTO[_small] = set(_FLOATS)
 
 
-def _equal(name: str, y_true: Tensor, y_pred: Tensor, hits: bool, make_reduction: Any) -> Tensor | None:
-    if isinstance(y_true, Tensor) and isinstance(y_pred, Tensor) and y_true.dtype != y_pred.dtype:
-        if y_pred.dtype not in _EXACT_INTO.get(y_true.dtype, ()):
-            # A rounding cast (or one to an integer dtype) runs as torch runs it: one more pass over y_true.
-            y_true = y_true.to(y_pred.dtype)
-    t, p = _flat_pair(name, y_true, y_pred)
-    dtype = y_pred.dtype
+@functools.lru_cache(maxsize=None)
+def _equal_consts(dtype: torch.dtype) -> dict[str, Any]:
     if dtype in _FLOATS:
-        consts = dict(P_FLOAT=True, P=_tl(dtype) if dtype in (torch.float32, torch.float64) else
-                      (tl.float16 if dtype == torch.float16 else tl.bfloat16), P_BITS=_tl(_INT_OF[dtype]),
-                      WIDE=_tl(torch.promote_types(dtype, torch.float32)),
-                      SMALL=_SMALL_MASK[dtype], FLUSH=flush_limit(dtype) is not None)
-    else:
-        consts = dict(P_FLOAT=False, P=tl.int64, P_BITS=tl.int64, WIDE=tl.float64, SMALL=0, FLUSH=False)
-    out = _elementwise(name, "equal_kernel", t, p, consts, hits, make_reduction)
-    return out.view(y_pred.shape) if out is not None else None
+        return dict(P_FLOAT=True, P=_tl(dtype) if dtype in (torch.float32, torch.float64) else
+                    (tl.float16 if dtype == torch.float16 else tl.bfloat16), P_BITS=_tl(_INT_OF[dtype]),
+                    WIDE=_tl(torch.promote_types(dtype, torch.float32)),
+                    SMALL=_SMALL_MASK[dtype], FLUSH=flush_limit(dtype) is not None)
+    return dict(P_FLOAT=False, P=tl.int64, P_BITS=tl.int64, WIDE=tl.float64, SMALL=0, FLUSH=False)
+
+
+def needs_cast(true_dtype: torch.dtype, pred_dtype: torch.dtype) -> bool:
+    """Whether Keras's cast of y_true to y_pred's dtype must run before the kernel (it rounds)."""
+    return true_dtype != pred_dtype and pred_dtype not in _EXACT_INTO.get(true_dtype, ())
+
+
+def equal(name: str, y_true: Tensor, y_pred: Tensor, red: Reduction | None, hits: bool = False,
+          n: int | None = None) -> Tensor | None:
+    """flush(y_true as y_pred's dtype) == flush(y_pred) on same-shape inputs, as ``n`` samples."""
+    if isinstance(y_true, Tensor) and isinstance(y_pred, Tensor) and needs_cast(y_true.dtype, y_pred.dtype):
+        # A rounding cast (or one to an integer dtype) runs as torch runs it: one more pass over y_true.
+        y_true = y_true.to(y_pred.dtype)
+    _kernels(name, y_pred.device if isinstance(y_pred, Tensor) else torch.device("cpu"))
+    t, p = _pair2(name, y_true, y_pred, n)
+    rows, e = p.shape
+    out = _hits_out(rows * e, p.device) if hits else None
+    if rows * e:
+        _launch(name, "equal_kernel", p.device, _BLOCK, rows, e, (t, p, *t.stride(), *p.stride()),
+                _equal_consts(y_pred.dtype), red, out)
+    return out.view(torch.bool).view(y_pred.shape) if out is not None else None
 
 
 def equal_hits(y_true: Tensor, y_pred: Tensor) -> Tensor:
     """``y_true == y_pred`` element-wise after Keras's cast of y_true to y_pred's dtype and
     TensorFlow's flush of subnormals, bool of the inputs' (common) shape."""
-    out = _equal("triton equal_hits", y_true, y_pred, True, None)
+    out = equal("triton equal_hits", y_true, y_pred, None, hits=True)
     assert out is not None
     return out
 
 
 def equal_count(y_true: Tensor, y_pred: Tensor, total_out: Tensor, *, count_out: Tensor | None = None,
                 weight: Tensor | None = None) -> None:
-    """``equal_hits`` reduced in the kernel into the states (hits over all elements)."""
+    """:func:`equal_hits` reduced in the kernel into the states (hits over all elements)."""
     name = "triton equal_count"
     device = y_pred.device if isinstance(y_pred, Tensor) else torch.device("cpu")
-    _equal(name, y_true, y_pred, False, lambda n: _Reduction(name, device, n, total_out, count_out, weight))
+    _kernels(name, device)
+    n = y_pred.numel() if isinstance(y_pred, Tensor) else 0
+    equal(name, y_true, y_pred, Reduction(name, device, n, total_out, count_out, None, weight))

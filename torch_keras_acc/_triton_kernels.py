@@ -1,4 +1,4 @@
-"""The ``@triton.jit`` kernels behind ``_triton`` (import that module, not this one).
+"""The ``@triton.jit`` kernels behind :mod:`torch_keras_acc._triton` (import that module, not this one).
 
 This file imports triton unconditionally; ``_triton`` imports it only when triton
 is installed. ``_triton`` loads it twice: once as a normal module (kernels compiled
@@ -65,6 +65,15 @@ def _rsum(x, axis: tl.constexpr):
 
 
 @_jit
+def _to64(x):
+    """``x`` as float64, exactly; bfloat16 through its float32 bits (Triton's interpreter
+    converts bfloat16 only to and from float32, and flushes its subnormals)."""
+    if x.dtype == tl.bfloat16:  # by the bits: the interpreter's own conversion flushes subnormals
+        x = (x.to(tl.int16, bitcast=True).to(tl.int32) << 16).to(tl.float32, bitcast=True)
+    return x.to(tl.float64)
+
+
+@_jit
 def _argmax_key(v, IS_FLOAT: tl.constexpr, BITS: tl.constexpr, SMALL: tl.constexpr, WIDE: tl.constexpr,
                 WIDE_BITS: tl.constexpr, NEG_TINY: tl.constexpr, KERAS3: tl.constexpr):
     """The value argmax compares: widened, small values flushed to 0.0 (Keras 3: negative
@@ -122,7 +131,7 @@ def _row_argmax(x_ptr, row_off, row_mask, stride_c, C, IS_FLOAT: tl.constexpr, B
 def _label_ok(lab, C, LAB_FLOAT: tl.constexpr):
     """Whether each label is an integer in [0, C) (``_tf_rules.invalid_labels``)."""
     if LAB_FLOAT:
-        x = lab.to(tl.float64)
+        x = _to64(lab)
         in_range = (x >= 0) & (x < C)  # False for NaN
         safe = tl.where(in_range, x, 0.0)  # no float-to-int conversion of NaN/inf/huge values
         ok = in_range & (safe.to(tl.int64).to(tl.float64) == safe)
@@ -136,7 +145,7 @@ def _label_ok(lab, C, LAB_FLOAT: tl.constexpr):
 def _label_index(lab, LAB_FLOAT: tl.constexpr):
     """``_tf_rules.label_index``: float labels truncated toward zero; NaN, inf and |x| >= 2**62 give -1."""
     if LAB_FLOAT:
-        x = lab.to(tl.float64)
+        x = _to64(lab)
         representable = (x == x) & (tl.abs(x) < 4611686018427387904.0)
         index = tl.where(representable, x, -1.0).to(tl.int64)
     else:
@@ -144,24 +153,130 @@ def _label_index(lab, LAB_FLOAT: tl.constexpr):
     return index
 
 
+# -- the fused update's layout and reduction, shared by every counting kernel --------------
+# A batch is N samples of E elements each (E = 1: one per sample; (N, T) tokens; (N, L)
+# labels). A program takes SB whole samples and walks their elements EB at a time, so each
+# sample's mean is summed by one program in a fixed order. Its partial sums go to a scratch
+# row; the program that takes the last ticket (an integer atomic) adds the rows in program
+# order and adds the result into the states: no float atomic, the same bits on every run.
 @_jit
-def _reduce(hit, ok, valid, w_ptr, w_off, total_ptr, count_ptr, invalid_ptr, WEIGHTED: tl.constexpr,
-            HAS_COUNT: tl.constexpr, COUNT_INVALID: tl.constexpr):
-    """Add this program's share to the 0-d states: one atomic add per state.
+def _lanes(j0, N, E, SB: tl.constexpr, EB: tl.constexpr):
+    """(sample, element, valid) of each of the SB * EB lanes of this program's chunk at element j0."""
+    r = tl.arange(0, SB * EB)
+    s = (tl.program_id(0) * SB + r // EB).to(tl.int64)
+    j = (j0 + r % EB).to(tl.int64)
+    return s, j, (s < N) & (j < E)
 
-    Unweighted: total += hits, count += samples (exact integers). Weighted: total +=
-    sum(hit * w), count += sum(w) in float64 (as _reduction.weighted_sums: 0 * NaN is NaN)."""
-    if WEIGHTED:
-        w = tl.load(w_ptr + w_off, mask=valid, other=0).to(tl.float64)
-        tl.atomic_add(total_ptr, _rsum(hit.to(tl.float64) * w, axis=0).to(total_ptr.dtype.element_ty))
-        if HAS_COUNT:
-            tl.atomic_add(count_ptr, _rsum(w, axis=0).to(count_ptr.dtype.element_ty))
+
+@_jit
+def _not_ignored(lab, valid, ignore, IGNORE: tl.constexpr, LAB_FLOAT: tl.constexpr):
+    """``labels != ignore_index`` (the wrapper passes an ignore value exact in the labels' dtype)."""
+    if IGNORE:
+        if LAB_FLOAT:
+            keep = _to64(lab) != ignore.to(tl.float64)
+        else:
+            keep = lab.to(tl.int64) != ignore.to(tl.int64)
     else:
-        tl.atomic_add(total_ptr, _rsum(hit.to(tl.int32), axis=0).to(total_ptr.dtype.element_ty))
+        keep = valid
+    return keep
+
+
+@_jit
+def _chunk(hit, ok, keep, s, j, valid, w_ptr, keep_ptr, stride_wn, stride_we, stride_kn, stride_ke,
+           SB: tl.constexpr, EB: tl.constexpr, W_MODE: tl.constexpr, HAS_W: tl.constexpr, HAS_KEEP: tl.constexpr,
+           MASKED: tl.constexpr):
+    """Per-sample sums over this chunk, each (SB,): hit * weight, weight, invalid labels kept.
+
+    Keras's rules (``_masks.apply_mask``, ``_reduction.weighted_sums``): a mask (and ignore_index) becomes
+    0/1 weights multiplied into the weights; per-element weights (W_MODE 2) multiply each hit;
+    other modes sum the hits (weights applied per sample in _finish)."""
+    if HAS_KEEP:
+        m = tl.load(keep_ptr + s * stride_kn + j * stride_ke, mask=valid, other=0)
+        keep = keep & (m != 0)
+    keep = keep & valid
+    hv = (hit & valid).to(tl.float64)
+    if W_MODE == 2:
+        if HAS_W:
+            w = _to64(tl.load(w_ptr + s * stride_wn + j * stride_we, mask=valid, other=0))
+        else:
+            w = tl.full([SB * EB], 1.0, tl.float64)
+        if MASKED:
+            w = w * keep.to(tl.float64)  # w * 0.0: NaN for an inf or NaN weight, as in the reference
+        w = tl.where(valid, w, 0.0)
+        v = hv * w
+    else:
+        w = hv * 0.0
+        v = hv
+    bad = (keep & (ok == 0)).to(tl.int32)
+    return (_rsum(tl.reshape(v, (SB, EB)), axis=1), _rsum(tl.reshape(w, (SB, EB)), axis=1),
+            _rsum(tl.reshape(bad, (SB, EB)), axis=1))
+
+
+@_jit
+def _finish(acc_v, acc_w, bad, w_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr, count_ptr, invalid_ptr, N, E,
+            stride_wn, SB: tl.constexpr, W_MODE: tl.constexpr, HAS_COUNT: tl.constexpr,
+            COUNT_INVALID: tl.constexpr, BLOCK_G: tl.constexpr):
+    """This program's (total, count, invalid) into its scratch row; the last program adds all rows,
+    in program order, into ``batch`` and the states (mirrors ``_reduction.weighted_sums``).
+
+    W_MODE 0: unweighted (count += N); 1: one weight per sample, applied to the sample's mean;
+    2: per-element weights (count += each sample's mean weight); 3: one scalar weight w for the
+    batch (total += mean of all hits * w, count += w)."""
+    srows = tl.program_id(0) * SB + tl.arange(0, SB)
+    sv = srows < N
+    e = tl.cast(E, tl.float64)
+    if W_MODE == 3:
+        value = acc_v  # raw hit counts: the mean is over the whole batch
+    else:
+        value = acc_v / e
+    if W_MODE == 1:
+        ws = _to64(tl.load(w_ptr + srows.to(tl.int64) * stride_wn, mask=sv, other=0))
+        value = value * ws
+        cnt = ws
+    elif W_MODE == 2:
+        cnt = acc_w / e
+    else:
+        cnt = acc_w * 0.0
+    value = tl.where(sv, value, 0.0)
+    cnt = tl.where(sv, cnt, 0.0)
+    pid = tl.program_id(0)
+    # Atomic (acq_rel, GPU scope) stores, a barrier, then the ticket: the last program's acquire
+    # sees every row (the ordering of CUDA's threadFenceReduction sample).
+    # The rows hold float64 bits in int64 (integer atomics everywhere, the interpreter's too).
+    tl.atomic_xchg(part_ptr + pid * 3, _rsum(value, axis=0).to(tl.int64, bitcast=True))
+    tl.atomic_xchg(part_ptr + pid * 3 + 1, _rsum(cnt, axis=0).to(tl.int64, bitcast=True))
+    tl.atomic_xchg(part_ptr + pid * 3 + 2, _rsum(bad, axis=0).to(tl.float64).to(tl.int64, bitcast=True))
+    tl.debug_barrier()
+    programs = tl.num_programs(0)
+    ticket = tl.atomic_add(ticket_ptr, 1)  # acq_rel: the last one sees every row
+    if ticket == programs - 1:
+        t_acc = tl.full([BLOCK_G], 0.0, tl.float64)
+        c_acc = tl.full([BLOCK_G], 0.0, tl.float64)
+        i_acc = tl.full([BLOCK_G], 0.0, tl.float64)
+        for start in range(0, programs, BLOCK_G):
+            g = start + tl.arange(0, BLOCK_G)
+            gm = g < programs
+            t_acc += tl.load(part_ptr + g * 3, mask=gm, other=0, volatile=True).to(tl.float64, bitcast=True)
+            c_acc += tl.load(part_ptr + g * 3 + 1, mask=gm, other=0, volatile=True).to(tl.float64, bitcast=True)
+            i_acc += tl.load(part_ptr + g * 3 + 2, mask=gm, other=0, volatile=True).to(tl.float64, bitcast=True)
+        total = _rsum(t_acc, axis=0)
+        count = _rsum(c_acc, axis=0)
+        invalid = _rsum(i_acc, axis=0)
+        if W_MODE == 3:
+            w = _to64(tl.load(w_ptr))
+            total = total / (tl.cast(N, tl.float64) * e) * w
+            count = w
+        elif W_MODE == 0:
+            count = tl.cast(N, tl.float64)
+        tl.store(batch_ptr, total)
+        tl.store(batch_ptr + 1, count)
+        tl.store(batch_ptr + 2, invalid)
+        tl.store(total_ptr, tl.load(total_ptr) + total.to(total_ptr.dtype.element_ty))
         if HAS_COUNT:
-            tl.atomic_add(count_ptr, _rsum(valid.to(tl.int32), axis=0).to(count_ptr.dtype.element_ty))
-    if COUNT_INVALID:
-        tl.atomic_add(invalid_ptr, _rsum((valid & (ok == 0)).to(tl.int32), axis=0).to(tl.int64))
+            tl.store(count_ptr, tl.load(count_ptr) + count.to(count_ptr.dtype.element_ty))
+        if COUNT_INVALID:
+            tl.store(invalid_ptr, tl.load(invalid_ptr) + invalid.to(tl.int64))
+        tl.atomic_xchg(ticket_ptr, 0)  # ready for the next launch
 
 
 # -- kernels: one program handles BLOCK_R rows (or BLOCK elements) ----------------------
@@ -169,6 +284,8 @@ def _reduce(hit, ok, valid, w_ptr, w_off, total_ptr, count_ptr, invalid_ptr, WEI
 def argmax_kernel(x_ptr, out_ptr, B, C, stride_r, stride_c, IS_FLOAT: tl.constexpr, BITS: tl.constexpr,
                   SMALL: tl.constexpr, WIDE: tl.constexpr, WIDE_BITS: tl.constexpr, NEG_TINY: tl.constexpr,
                   KERAS3: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr):
+    """tf.math.argmax over the last axis (``_tf_rules.argmax_operand``; Keras 3's signed-zero rule when
+    KERAS3, else tf_argmax): the first index of the maximum, NaN never picked, subnormals flushed."""
     rows = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
     row_mask = rows < B
     rows64 = rows.to(tl.int64)
@@ -177,167 +294,248 @@ def argmax_kernel(x_ptr, out_ptr, B, C, stride_r, stride_c, IS_FLOAT: tl.constex
     tl.store(out_ptr + rows64, index.to(tl.int64), mask=row_mask)
 
 
-@_kernel("B", "stride_l", "stride_w")
-def sparse_kernel(x_ptr, lab_ptr, w_ptr, hits_ptr, total_ptr, count_ptr, invalid_ptr, B, C, stride_r, stride_c,
-                  stride_l, stride_w, IS_FLOAT: tl.constexpr, BITS: tl.constexpr, SMALL: tl.constexpr,
-                  WIDE: tl.constexpr, WIDE_BITS: tl.constexpr, NEG_TINY: tl.constexpr, KERAS3: tl.constexpr,
-                  LAB_FLOAT: tl.constexpr, STORE_HITS: tl.constexpr, REDUCE: tl.constexpr, WEIGHTED: tl.constexpr,
-                  HAS_COUNT: tl.constexpr, COUNT_INVALID: tl.constexpr, BLOCK_R: tl.constexpr,
-                  BLOCK_C: tl.constexpr):
-    """argmax(scores) == label (functional._compare_labels), and the invalid-label count."""
-    rows = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
-    row_mask = rows < B
-    rows64 = rows.to(tl.int64)
-    index = _row_argmax(x_ptr, rows64 * stride_r, row_mask, stride_c, C, IS_FLOAT, BITS, SMALL, WIDE, WIDE_BITS,
-                        NEG_TINY, KERAS3, BLOCK_C)
-    lab = tl.load(lab_ptr + rows64 * stride_l, mask=row_mask, other=0)
-    if LAB_FLOAT:
-        hit = lab.to(tl.float64) == index.to(tl.float64)  # a non-integral or NaN label never matches
-    else:
-        hit = lab.to(tl.int64) == index.to(tl.int64)
-    hit = hit & row_mask
-    if STORE_HITS:
-        tl.store(hits_ptr + rows64, hit.to(tl.uint8), mask=row_mask)
-    if REDUCE:
-        ok = _label_ok(lab, C, LAB_FLOAT)
-        _reduce(hit, ok, row_mask, w_ptr, rows64 * stride_w, total_ptr, count_ptr, invalid_ptr, WEIGHTED, HAS_COUNT,
-                COUNT_INVALID)
-
-
-@_kernel("B", "stride_w")
-def onehot_kernel(t_ptr, x_ptr, w_ptr, hits_ptr, total_ptr, count_ptr, B, CT, CP, CMAX, stride_tr, stride_tc, stride_xr,
-                  stride_xc, stride_w, T_IS_FLOAT: tl.constexpr, T_BITS: tl.constexpr, T_SMALL: tl.constexpr,
-                  T_WIDE: tl.constexpr, T_WIDE_BITS: tl.constexpr, T_NEG_TINY: tl.constexpr, X_IS_FLOAT: tl.constexpr,
-                  X_BITS: tl.constexpr, X_SMALL: tl.constexpr, X_WIDE: tl.constexpr, X_WIDE_BITS: tl.constexpr,
-                  X_NEG_TINY: tl.constexpr, STORE_HITS: tl.constexpr, REDUCE: tl.constexpr,
-                  WEIGHTED: tl.constexpr, HAS_COUNT: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr):
-    """argmax(y_true) == argmax(y_pred), both Keras 3 argmaxes taken in the same pass over the columns."""
-    rows = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
-    row_mask = rows < B
-    rows64 = rows.to(tl.int64)
-    t_off = rows64 * stride_tr
-    x_off = rows64 * stride_xr
-    t_best, t_index = _block_argmax(t_ptr, t_off, row_mask, stride_tc, 0, CT, T_IS_FLOAT, T_BITS, T_SMALL, T_WIDE,
-                                    T_WIDE_BITS, T_NEG_TINY, True, BLOCK_C)
-    x_best, x_index = _block_argmax(x_ptr, x_off, row_mask, stride_xc, 0, CP, X_IS_FLOAT, X_BITS, X_SMALL, X_WIDE,
-                                    X_WIDE_BITS, X_NEG_TINY, True, BLOCK_C)
-    for start in range(BLOCK_C, CMAX, BLOCK_C):
-        m, i = _block_argmax(t_ptr, t_off, row_mask, stride_tc, start, CT, T_IS_FLOAT, T_BITS, T_SMALL, T_WIDE,
-                             T_WIDE_BITS, T_NEG_TINY, True, BLOCK_C)
-        better = m > t_best
-        t_best = tl.where(better, m, t_best)
-        t_index = tl.where(better, i, t_index)
-        m, i = _block_argmax(x_ptr, x_off, row_mask, stride_xc, start, CP, X_IS_FLOAT, X_BITS, X_SMALL, X_WIDE,
-                             X_WIDE_BITS, X_NEG_TINY, True, BLOCK_C)
-        better = m > x_best
-        x_best = tl.where(better, m, x_best)
-        x_index = tl.where(better, i, x_index)
-    t_index = tl.where(t_index < CT, t_index, 0)
-    x_index = tl.where(x_index < CP, x_index, 0)
-    hit = (t_index == x_index) & row_mask
-    if STORE_HITS:
-        tl.store(hits_ptr + rows64, hit.to(tl.uint8), mask=row_mask)
-    if REDUCE:
-        _reduce(hit, row_mask, row_mask, w_ptr, rows64 * stride_w, total_ptr, count_ptr, count_ptr, WEIGHTED,
-                HAS_COUNT, False)
-
-
-@_kernel("B", "k", "stride_l", "stride_w")
-def topk_kernel(x_ptr, lab_ptr, w_ptr, hits_ptr, total_ptr, count_ptr, invalid_ptr, B, C, k, stride_r, stride_c,
-                stride_l, stride_w, IS_FLOAT: tl.constexpr, BITS: tl.constexpr, SMALL: tl.constexpr,
-                EXP: tl.constexpr, FLUSH: tl.constexpr, LARGEST_SUB: tl.constexpr, WIDE: tl.constexpr,
-                WIDE_BITS: tl.constexpr, LAB_FLOAT: tl.constexpr, STORE_HITS: tl.constexpr, REDUCE: tl.constexpr,
-                WEIGHTED: tl.constexpr, HAS_COUNT: tl.constexpr, COUNT_INVALID: tl.constexpr,
-                BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr):
-    """tf.math.in_top_k: fewer than k scores strictly greater than the target's, in a row without NaN/inf."""
-    rows = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
-    row_mask = rows < B
-    rows64 = rows.to(tl.int64)
-    row_off = rows64 * stride_r
-    lab = tl.load(lab_ptr + rows64 * stride_l, mask=row_mask, other=0)
-    target = _label_index(lab, LAB_FLOAT)
-    in_range = (target >= 0) & (target < C)
-    safe = tl.where(in_range, target, 0)  # an out-of-range target never reads out of bounds
-    s = tl.load(x_ptr + row_off + safe * stride_c, mask=row_mask & in_range, other=0)
-    if IS_FLOAT:
-        score = s.to(WIDE)
-        if FLUSH:  # a target score that flushes to zero compares as the largest subnormal
-            largest = tl.full(score.shape, LARGEST_SUB, WIDE_BITS).to(WIDE, bitcast=True)
-            score = tl.where((s.to(BITS, bitcast=True) & SMALL) == 0, largest, score)
-    else:
-        score = s.to(tl.int64)
-    greater = tl.full([BLOCK_R], 0, tl.int32)  # tl.zeros is a triton.jit function (see _rmax)
-    finite = row_mask
-    for start in range(0, C, BLOCK_C):
-        cols = start + tl.arange(0, BLOCK_C)
-        mask = row_mask[:, None] & (cols < C)[None, :]
-        v = tl.load(x_ptr + row_off[:, None] + cols[None, :].to(tl.int64) * stride_c, mask=mask, other=0)
-        if IS_FLOAT:
-            p = v.to(WIDE)
-            nonfinite = mask & ((v.to(BITS, bitcast=True) & EXP) == EXP)
-            finite = finite & (_rmax(nonfinite.to(tl.int32), axis=1) == 0)
+@_kernel("N", "E", "stride_wn", "stride_we", "stride_kn", "stride_ke", "ignore", "stride_ln", "stride_le")
+def sparse_kernel(x_ptr, lab_ptr, C, stride_xn, stride_xe, stride_c, stride_ln, stride_le, w_ptr, keep_ptr, hits_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr, count_ptr, invalid_ptr, N, E, stride_wn,
+        stride_we, stride_kn, stride_ke, ignore, SB: tl.constexpr, EB: tl.constexpr, W_MODE: tl.constexpr,
+        HAS_W: tl.constexpr, HAS_KEEP: tl.constexpr, MASKED: tl.constexpr, IGNORE: tl.constexpr,
+        COUNT_INVALID: tl.constexpr, HAS_COUNT: tl.constexpr, STORE_HITS: tl.constexpr, REDUCE: tl.constexpr,
+        BLOCK_G: tl.constexpr,
+                  IS_FLOAT: tl.constexpr, BITS: tl.constexpr, SMALL: tl.constexpr, WIDE: tl.constexpr,
+                  WIDE_BITS: tl.constexpr, NEG_TINY: tl.constexpr, KERAS3: tl.constexpr, LAB_FLOAT: tl.constexpr,
+                  LAB_TINY: tl.constexpr, LAB_TO_F32: tl.constexpr, BLOCK_C: tl.constexpr):
+    """argmax(scores) == label: TensorFlow's argmax (Keras 3's zero rule when KERAS3) against
+    Keras's label cast (``_tf_rules.class_ids``, for labels whose cast to the scores' dtype is
+    exact, or float64 labels with float32 scores (LAB_TO_F32); LAB_TINY > 0 is the scores'
+    smallest normal, below which a cast label flushes to 0)."""
+    acc_v = tl.full([SB], 0.0, tl.float64)
+    acc_w = tl.full([SB], 0.0, tl.float64)
+    bad = tl.full([SB], 0, tl.int32)
+    for j0 in range(0, E, EB):
+        s, j, valid = _lanes(j0, N, E, SB, EB)
+        index = _row_argmax(x_ptr, s * stride_xn + j * stride_xe, valid, stride_c, C, IS_FLOAT, BITS, SMALL, WIDE,
+                            WIDE_BITS, NEG_TINY, KERAS3, BLOCK_C)
+        lab = tl.load(lab_ptr + s * stride_ln + j * stride_le, mask=valid, other=0)
+        if LAB_FLOAT:
+            x = _to64(lab)
+            if LAB_TO_F32:  # float64 labels, float32 scores: Keras's cast rounds the non-integral ones
+                big = tl.abs(x) >= 4503599627370496.0  # 2**52: every such float is an integer
+                integral = big | (tl.where(big, 0.0, x).to(tl.int64).to(tl.float64) == x)  # False for NaN
+                x = tl.where(integral, x, x.to(tl.float32).to(tl.float64))
+            hit = x == index.to(tl.float64)  # a non-integral or NaN label never matches
+            if LAB_TINY > 0:  # TensorFlow's flush-to-zero of the cast label: a subnormal is class 0
+                hit = hit | ((x != 0) & (tl.abs(x) < LAB_TINY) & (index == 0))
         else:
-            p = v.to(tl.int64)
-        greater += _rsum((mask & (p > score[:, None])).to(tl.int32), axis=1)
-    hit = row_mask & in_range & finite & (greater < k)
-    if STORE_HITS:
-        tl.store(hits_ptr + rows64, hit.to(tl.uint8), mask=row_mask)
-    if REDUCE:
+            hit = lab.to(tl.int64) == index.to(tl.int64)
+        hit = hit & valid
         ok = _label_ok(lab, C, LAB_FLOAT)
-        _reduce(hit, ok, row_mask, w_ptr, rows64 * stride_w, total_ptr, count_ptr, invalid_ptr, WEIGHTED, HAS_COUNT,
-                COUNT_INVALID)
+        keep = _not_ignored(lab, valid, ignore, IGNORE, LAB_FLOAT)
+        if STORE_HITS:
+            tl.store(hits_ptr + s * E + j, hit.to(tl.uint8), mask=valid)
+        if REDUCE:
+            v, w, b = _chunk(hit, ok, keep, s, j, valid, w_ptr, keep_ptr, stride_wn, stride_we, stride_kn, stride_ke,
+                             SB, EB, W_MODE, HAS_W, HAS_KEEP, MASKED)
+            acc_v += v
+            acc_w += w
+            bad += b
+    if REDUCE:
+        _finish(acc_v, acc_w, bad, w_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr, count_ptr, invalid_ptr, N, E,
+                stride_wn, SB, W_MODE, HAS_COUNT, COUNT_INVALID, BLOCK_G)
 
 
-@_kernel("n", "stride_w", "thr_bits")
-def binary_kernel(t_ptr, p_ptr, w_ptr, hits_ptr, total_ptr, count_ptr, n, stride_t, stride_p, stride_w, thr_bits,
+@_kernel("N", "E", "stride_wn", "stride_we", "stride_kn", "stride_ke", "ignore")
+def onehot_kernel(t_ptr, x_ptr, CT, CP, CMAX, stride_tn, stride_te, stride_tc, stride_xn, stride_xe, stride_xc,
+                  w_ptr, keep_ptr, hits_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr, count_ptr, invalid_ptr, N, E, stride_wn,
+        stride_we, stride_kn, stride_ke, ignore, SB: tl.constexpr, EB: tl.constexpr, W_MODE: tl.constexpr,
+        HAS_W: tl.constexpr, HAS_KEEP: tl.constexpr, MASKED: tl.constexpr, IGNORE: tl.constexpr,
+        COUNT_INVALID: tl.constexpr, HAS_COUNT: tl.constexpr, STORE_HITS: tl.constexpr, REDUCE: tl.constexpr,
+        BLOCK_G: tl.constexpr,
+                  T_IS_FLOAT: tl.constexpr, T_BITS: tl.constexpr, T_SMALL: tl.constexpr, T_WIDE: tl.constexpr,
+                  T_WIDE_BITS: tl.constexpr, T_NEG_TINY: tl.constexpr, X_IS_FLOAT: tl.constexpr, X_BITS: tl.constexpr,
+                  X_SMALL: tl.constexpr, X_WIDE: tl.constexpr, X_WIDE_BITS: tl.constexpr, X_NEG_TINY: tl.constexpr,
+                  BLOCK_C: tl.constexpr):
+    """argmax(y_true) == argmax(y_pred) (functional.categorical_accuracy), both Keras 3 argmaxes
+    taken in the same pass over the columns."""
+    acc_v = tl.full([SB], 0.0, tl.float64)
+    acc_w = tl.full([SB], 0.0, tl.float64)
+    bad = tl.full([SB], 0, tl.int32)
+    for j0 in range(0, E, EB):
+        s, j, valid = _lanes(j0, N, E, SB, EB)
+        t_off = s * stride_tn + j * stride_te
+        x_off = s * stride_xn + j * stride_xe
+        t_best, t_index = _block_argmax(t_ptr, t_off, valid, stride_tc, 0, CT, T_IS_FLOAT, T_BITS, T_SMALL, T_WIDE,
+                                        T_WIDE_BITS, T_NEG_TINY, True, BLOCK_C)
+        x_best, x_index = _block_argmax(x_ptr, x_off, valid, stride_xc, 0, CP, X_IS_FLOAT, X_BITS, X_SMALL, X_WIDE,
+                                        X_WIDE_BITS, X_NEG_TINY, True, BLOCK_C)
+        for start in range(BLOCK_C, CMAX, BLOCK_C):
+            m, i = _block_argmax(t_ptr, t_off, valid, stride_tc, start, CT, T_IS_FLOAT, T_BITS, T_SMALL, T_WIDE,
+                                 T_WIDE_BITS, T_NEG_TINY, True, BLOCK_C)
+            better = m > t_best
+            t_best = tl.where(better, m, t_best)
+            t_index = tl.where(better, i, t_index)
+            m, i = _block_argmax(x_ptr, x_off, valid, stride_xc, start, CP, X_IS_FLOAT, X_BITS, X_SMALL, X_WIDE,
+                                 X_WIDE_BITS, X_NEG_TINY, True, BLOCK_C)
+            better = m > x_best
+            x_best = tl.where(better, m, x_best)
+            x_index = tl.where(better, i, x_index)
+        t_index = tl.where(t_index < CT, t_index, 0)
+        x_index = tl.where(x_index < CP, x_index, 0)
+        hit = (t_index == x_index) & valid
+        if STORE_HITS:
+            tl.store(hits_ptr + s * E + j, hit.to(tl.uint8), mask=valid)
+        if REDUCE:
+            v, w, b = _chunk(hit, valid, valid, s, j, valid, w_ptr, keep_ptr, stride_wn, stride_we, stride_kn, stride_ke,
+                             SB, EB, W_MODE, HAS_W, HAS_KEEP, MASKED)
+            acc_v += v
+            acc_w += w
+            bad += b
+    if REDUCE:
+        _finish(acc_v, acc_w, bad, w_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr, count_ptr, invalid_ptr, N, E,
+                stride_wn, SB, W_MODE, HAS_COUNT, COUNT_INVALID, BLOCK_G)
+
+
+@_kernel("N", "E", "stride_wn", "stride_we", "stride_kn", "stride_ke", "ignore", "k", "stride_ln", "stride_le")
+def topk_kernel(x_ptr, lab_ptr, C, k, stride_xn, stride_xe, stride_c, stride_ln, stride_le, stride_lc, CT,
+                w_ptr, keep_ptr, hits_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr, count_ptr, invalid_ptr, N, E, stride_wn,
+        stride_we, stride_kn, stride_ke, ignore, SB: tl.constexpr, EB: tl.constexpr, W_MODE: tl.constexpr,
+        HAS_W: tl.constexpr, HAS_KEEP: tl.constexpr, MASKED: tl.constexpr, IGNORE: tl.constexpr,
+        COUNT_INVALID: tl.constexpr, HAS_COUNT: tl.constexpr, STORE_HITS: tl.constexpr, REDUCE: tl.constexpr,
+        BLOCK_G: tl.constexpr,
+                IS_FLOAT: tl.constexpr, BITS: tl.constexpr, SMALL: tl.constexpr, EXP: tl.constexpr,
+                FLUSH: tl.constexpr, LARGEST_SUB: tl.constexpr, WIDE: tl.constexpr, WIDE_BITS: tl.constexpr,
+                LAB_FLOAT: tl.constexpr, ONEHOT: tl.constexpr, T_IS_FLOAT: tl.constexpr, T_BITS: tl.constexpr,
+                T_SMALL: tl.constexpr, T_WIDE: tl.constexpr, T_WIDE_BITS: tl.constexpr, T_NEG_TINY: tl.constexpr,
+                BLOCK_C: tl.constexpr):
+    """tf.math.in_top_k: fewer than k scores strictly greater than the target's, in a row without
+    NaN/inf. The target: a sparse label (functional._label_index), or with ONEHOT the Keras 3
+    argmax of a one-hot row of CT columns (functional.top_k_categorical_accuracy)."""
+    acc_v = tl.full([SB], 0.0, tl.float64)
+    acc_w = tl.full([SB], 0.0, tl.float64)
+    bad = tl.full([SB], 0, tl.int32)
+    for j0 in range(0, E, EB):
+        s, j, valid = _lanes(j0, N, E, SB, EB)
+        row_off = s * stride_xn + j * stride_xe
+        if ONEHOT:
+            target = _row_argmax(lab_ptr, s * stride_ln + j * stride_le, valid, stride_lc, CT, T_IS_FLOAT, T_BITS,
+                                 T_SMALL, T_WIDE, T_WIDE_BITS, T_NEG_TINY, True, BLOCK_C).to(tl.int64)
+            lab = target
+        else:
+            lab = tl.load(lab_ptr + s * stride_ln + j * stride_le, mask=valid, other=0)
+            target = _label_index(lab, LAB_FLOAT)
+        in_range = (target >= 0) & (target < C)
+        safe = tl.where(in_range, target, 0)  # an out-of-range target never reads out of bounds
+        sc = tl.load(x_ptr + row_off + safe * stride_c, mask=valid & in_range, other=0)
+        if IS_FLOAT:
+            score = sc.to(WIDE)
+            if FLUSH:  # a target score that flushes to zero compares as the largest subnormal
+                largest = tl.full(score.shape, LARGEST_SUB, WIDE_BITS).to(WIDE, bitcast=True)
+                score = tl.where((sc.to(BITS, bitcast=True) & SMALL) == 0, largest, score)
+        else:
+            score = sc.to(tl.int64)
+        greater = tl.full([SB * EB], 0, tl.int32)  # tl.zeros is a triton.jit function (see _rmax)
+        finite = valid
+        for start in range(0, C, BLOCK_C):
+            cols = start + tl.arange(0, BLOCK_C)
+            mask = valid[:, None] & (cols < C)[None, :]
+            v = tl.load(x_ptr + row_off[:, None] + cols[None, :].to(tl.int64) * stride_c, mask=mask, other=0)
+            if IS_FLOAT:
+                p = v.to(WIDE)
+                nonfinite = mask & ((v.to(BITS, bitcast=True) & EXP) == EXP)
+                finite = finite & (_rmax(nonfinite.to(tl.int32), axis=1) == 0)
+            else:
+                p = v.to(tl.int64)
+            greater += _rsum((mask & (p > score[:, None])).to(tl.int32), axis=1)
+        hit = valid & in_range & finite & (greater < k)
+        ok = _label_ok(lab, C, LAB_FLOAT)  # ONEHOT: the wrapper passes LAB_FLOAT=False
+        keep = _not_ignored(lab, valid, ignore, IGNORE, LAB_FLOAT)
+        if STORE_HITS:
+            tl.store(hits_ptr + s * E + j, hit.to(tl.uint8), mask=valid)
+        if REDUCE:
+            v, w, b = _chunk(hit, ok, keep, s, j, valid, w_ptr, keep_ptr, stride_wn, stride_we, stride_kn, stride_ke,
+                             SB, EB, W_MODE, HAS_W, HAS_KEEP, MASKED)
+            acc_v += v
+            acc_w += w
+            bad += b
+    if REDUCE:
+        _finish(acc_v, acc_w, bad, w_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr, count_ptr, invalid_ptr, N, E,
+                stride_wn, SB, W_MODE, HAS_COUNT, COUNT_INVALID, BLOCK_G)
+
+
+@_kernel("N", "E", "stride_wn", "stride_we", "stride_kn", "stride_ke", "ignore", "thr_bits")
+def binary_kernel(t_ptr, p_ptr, stride_tn, stride_te, stride_pn, stride_pe, thr_bits, w_ptr, keep_ptr, hits_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr, count_ptr, invalid_ptr, N, E, stride_wn,
+        stride_we, stride_kn, stride_ke, ignore, SB: tl.constexpr, EB: tl.constexpr, W_MODE: tl.constexpr,
+        HAS_W: tl.constexpr, HAS_KEEP: tl.constexpr, MASKED: tl.constexpr, IGNORE: tl.constexpr,
+        COUNT_INVALID: tl.constexpr, HAS_COUNT: tl.constexpr, STORE_HITS: tl.constexpr, REDUCE: tl.constexpr,
+        BLOCK_G: tl.constexpr,
                   CMP: tl.constexpr, CMP_BITS: tl.constexpr, T_IS_FLOAT: tl.constexpr, T_BITS: tl.constexpr,
-                  T_MAG: tl.constexpr, T_ONE: tl.constexpr, STORE_HITS: tl.constexpr, REDUCE: tl.constexpr,
-                  WEIGHTED: tl.constexpr, HAS_COUNT: tl.constexpr, BLOCK: tl.constexpr):
+                  T_MAG: tl.constexpr, T_ONE: tl.constexpr):
     """y_true == (y_pred > threshold), element-wise (functional.binary_accuracy)."""
-    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < n
-    offs64 = offs.to(tl.int64)
     # The threshold arrives as its bit pattern: a float64 threshold (e.g. a flushed one) is no float32.
     threshold = tl.cast(tl.cast(thr_bits, CMP_BITS), CMP, bitcast=True)
-    predicted = tl.load(p_ptr + offs64 * stride_p, mask=mask, other=0).to(CMP) > threshold
-    y = tl.load(t_ptr + offs64 * stride_t, mask=mask, other=0)
-    if T_IS_FLOAT:  # y == 1.0 / y == 0.0 on the bits: a subnormal label is not 0 whatever the hardware's FTZ mode
-        bits = y.to(T_BITS, bitcast=True)
-        is_one = bits == T_ONE
-        is_zero = (bits & T_MAG) == 0
-    else:
-        is_one = y.to(tl.int64) == 1
-        is_zero = y.to(tl.int64) == 0
-    hit = mask & tl.where(predicted, is_one, is_zero)
-    if STORE_HITS:
-        tl.store(hits_ptr + offs64, hit.to(tl.uint8), mask=mask)
+    acc_v = tl.full([SB], 0.0, tl.float64)
+    acc_w = tl.full([SB], 0.0, tl.float64)
+    bad = tl.full([SB], 0, tl.int32)
+    for j0 in range(0, E, EB):
+        s, j, valid = _lanes(j0, N, E, SB, EB)
+        predicted = tl.load(p_ptr + s * stride_pn + j * stride_pe, mask=valid, other=0).to(CMP) > threshold
+        y = tl.load(t_ptr + s * stride_tn + j * stride_te, mask=valid, other=0)
+        if T_IS_FLOAT:  # y == 1.0 / y == 0.0 on the bits: a subnormal label is not 0 whatever the hardware's FTZ mode
+            bits = y.to(T_BITS, bitcast=True)
+            is_one = bits == T_ONE
+            is_zero = (bits & T_MAG) == 0
+        else:
+            is_one = y.to(tl.int64) == 1
+            is_zero = y.to(tl.int64) == 0
+        hit = valid & tl.where(predicted, is_one, is_zero)
+        if STORE_HITS:
+            tl.store(hits_ptr + s * E + j, hit.to(tl.uint8), mask=valid)
+        if REDUCE:
+            v, w, b = _chunk(hit, valid, valid, s, j, valid, w_ptr, keep_ptr, stride_wn, stride_we, stride_kn, stride_ke,
+                             SB, EB, W_MODE, HAS_W, HAS_KEEP, MASKED)
+            acc_v += v
+            acc_w += w
+            bad += b
     if REDUCE:
-        _reduce(hit, mask, mask, w_ptr, offs64 * stride_w, total_ptr, count_ptr, count_ptr, WEIGHTED, HAS_COUNT, False)
+        _finish(acc_v, acc_w, bad, w_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr, count_ptr, invalid_ptr, N, E,
+                stride_wn, SB, W_MODE, HAS_COUNT, COUNT_INVALID, BLOCK_G)
 
 
-@_kernel("n", "stride_w")
-def equal_kernel(t_ptr, p_ptr, w_ptr, hits_ptr, total_ptr, count_ptr, n, stride_t, stride_p, stride_w,
+@_kernel("N", "E", "stride_wn", "stride_we", "stride_kn", "stride_ke", "ignore")
+def equal_kernel(t_ptr, p_ptr, stride_tn, stride_te, stride_pn, stride_pe, w_ptr, keep_ptr, hits_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr, count_ptr, invalid_ptr, N, E, stride_wn,
+        stride_we, stride_kn, stride_ke, ignore, SB: tl.constexpr, EB: tl.constexpr, W_MODE: tl.constexpr,
+        HAS_W: tl.constexpr, HAS_KEEP: tl.constexpr, MASKED: tl.constexpr, IGNORE: tl.constexpr,
+        COUNT_INVALID: tl.constexpr, HAS_COUNT: tl.constexpr, STORE_HITS: tl.constexpr, REDUCE: tl.constexpr,
+        BLOCK_G: tl.constexpr,
                  P_FLOAT: tl.constexpr, P: tl.constexpr, P_BITS: tl.constexpr, WIDE: tl.constexpr, SMALL: tl.constexpr,
-                 FLUSH: tl.constexpr, STORE_HITS: tl.constexpr, REDUCE: tl.constexpr, WEIGHTED: tl.constexpr,
-                 HAS_COUNT: tl.constexpr, BLOCK: tl.constexpr):
+                 FLUSH: tl.constexpr):
     """flush(y_true as y_pred's dtype) == flush(y_pred), element-wise (functional.accuracy)."""
-    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < n
-    offs64 = offs.to(tl.int64)
-    b = tl.load(p_ptr + offs64 * stride_p, mask=mask, other=0)
-    a = tl.load(t_ptr + offs64 * stride_t, mask=mask, other=0)
-    if P_FLOAT:
-        a = a.to(P)  # the wrapper casts on the host side unless this conversion is exact
-        # Compared widened (exact): the interpreter compares bfloat16 by its bits (NaN == NaN there).
-        same = a.to(WIDE) == b.to(WIDE)
-        if FLUSH:  # both flush to a zero: equal
-            a_small = (a.to(P_BITS, bitcast=True) & SMALL) == 0
-            b_small = (b.to(P_BITS, bitcast=True) & SMALL) == 0
-            same = same | (a_small & b_small)
-    else:
-        same = a.to(tl.int64) == b.to(tl.int64)
-    hit = mask & same
-    if STORE_HITS:
-        tl.store(hits_ptr + offs64, hit.to(tl.uint8), mask=mask)
+    acc_v = tl.full([SB], 0.0, tl.float64)
+    acc_w = tl.full([SB], 0.0, tl.float64)
+    bad = tl.full([SB], 0, tl.int32)
+    for j0 in range(0, E, EB):
+        s, j, valid = _lanes(j0, N, E, SB, EB)
+        b = tl.load(p_ptr + s * stride_pn + j * stride_pe, mask=valid, other=0)
+        a = tl.load(t_ptr + s * stride_tn + j * stride_te, mask=valid, other=0)
+        if P_FLOAT:
+            if P == tl.bfloat16:  # through float32 (exact here): see _to64
+                a = a.to(tl.float32)
+            a = a.to(P)  # the wrapper casts on the host side unless this conversion is exact
+            # Compared widened (exact): the interpreter compares bfloat16 by its bits (NaN == NaN there).
+            same = a.to(WIDE) == b.to(WIDE)
+            if FLUSH:  # both flush to a zero: equal
+                a_small = (a.to(P_BITS, bitcast=True) & SMALL) == 0
+                b_small = (b.to(P_BITS, bitcast=True) & SMALL) == 0
+                same = same | (a_small & b_small)
+        else:
+            same = a.to(tl.int64) == b.to(tl.int64)
+        hit = valid & same
+        if STORE_HITS:
+            tl.store(hits_ptr + s * E + j, hit.to(tl.uint8), mask=valid)
+        if REDUCE:
+            v, w, b = _chunk(hit, valid, valid, s, j, valid, w_ptr, keep_ptr, stride_wn, stride_we, stride_kn, stride_ke,
+                             SB, EB, W_MODE, HAS_W, HAS_KEEP, MASKED)
+            acc_v += v
+            acc_w += w
+            bad += b
     if REDUCE:
-        _reduce(hit, mask, mask, w_ptr, offs64 * stride_w, total_ptr, count_ptr, count_ptr, WEIGHTED, HAS_COUNT, False)
+        _finish(acc_v, acc_w, bad, w_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr, count_ptr, invalid_ptr, N, E,
+                stride_wn, SB, W_MODE, HAS_COUNT, COUNT_INVALID, BLOCK_G)

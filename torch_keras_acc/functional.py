@@ -362,7 +362,7 @@ def _check_bool(key: str) -> Callable[[str, Any], bool]:
 SPECS: dict[str, KernelSpec] = {
     spec.name: spec
     for spec in (
-        KernelSpec("accuracy", accuracy.hits, "elementwise", value_rules=P.ELEMENTWISE_VALUE_RULES),
+        KernelSpec("accuracy", accuracy.hits, "elementwise", value_rules=P.ELEMENTWISE_VALUE_RULES, fused="equal"),
         KernelSpec(
             "binary_accuracy",
             binary_accuracy.hits,
@@ -370,9 +370,11 @@ SPECS: dict[str, KernelSpec] = {
             config={"threshold": _check_threshold},
             defaults={"threshold": 0.5},
             value_rules=P.BINARY_VALUE_RULES,
+            fused="binary",
         ),
         KernelSpec(
-            "categorical_accuracy", categorical_accuracy.hits, "one_hot", shape_rules=P.ONE_HOT_RULES, value_rules=P.ONE_HOT_VALUE_RULES
+            "categorical_accuracy", categorical_accuracy.hits, "one_hot", shape_rules=P.ONE_HOT_RULES, value_rules=P.ONE_HOT_VALUE_RULES,
+            fused="onehot_argmax",
         ),
         KernelSpec(
             "sparse_categorical_accuracy",
@@ -380,7 +382,7 @@ SPECS: dict[str, KernelSpec] = {
             "class_ids",
             shape_rules=P.CLASS_ID_RULES,
             invalid_labels=_class_id_labels,
-            fused="sparse_argmax_count",
+            fused="sparse_argmax",
         ),
         KernelSpec(
             "top_k_categorical_accuracy",
@@ -390,6 +392,7 @@ SPECS: dict[str, KernelSpec] = {
             defaults={"k": 5},
             shape_rules=P.ONE_HOT_RULES,
             value_rules=P.TOP_K_ONE_HOT_VALUE_RULES,
+            fused="onehot_top_k",
         ),
         KernelSpec(
             "sparse_top_k_categorical_accuracy",
@@ -401,7 +404,7 @@ SPECS: dict[str, KernelSpec] = {
             value_rules=P.TOP_K_VALUE_RULES,
             invalid_labels=_class_id_labels,
             omit_default=("from_sorted_ids",),  # Keras writes it only when True
-            fused="in_top_k_count",
+            fused="in_top_k",
         ),
     )
 }
