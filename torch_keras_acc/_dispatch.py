@@ -74,11 +74,11 @@ class PathTable:
             # Traced by torch.compile: the reference, whole, which inductor fuses (dynamo
             # cannot trace a ContextVar, and a forced path has no meaning inside a graph).
             return self.rows[-1].run(x, *args)
-        forced = forced()
+        chosen = forced()
         for row in self.rows:
-            if row.path in self._broken or (forced is not None and row.path not in (forced, "reference")):
+            if row.path in self._broken or (chosen is not None and row.path not in (chosen, "reference")):
                 continue
-            if row.path != "reference" and not row.applies(x, row.path == forced):
+            if row.path != "reference" and not row.applies(x, row.path == chosen):
                 continue
             try:
                 out = row.run(x, *args)
