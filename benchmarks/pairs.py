@@ -31,32 +31,13 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch_keras_acc as tka  # noqa: E402
+from ab_versions import paired  # noqa: E402  (A n times, B n times, repeated; median of B/A)
 
 Step = Callable[[], object]
 HOST_READS = ("_local_scalar_dense", "is_nonzero", "item")
-
-
-def paired(a: Step, b: Step, rounds: int, target_s: float = 0.02) -> float:
-    """Median over ``rounds`` of time(b) / time(a), each side run n times per round
-    (n chosen so that one side takes about ``target_s``)."""
-    for _ in range(3):
-        a(), b()
-    start = time.perf_counter()
-    a()
-    n = max(1, int(target_s / max(time.perf_counter() - start, 1e-7)))
-    ratios = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            a()
-        t1 = time.perf_counter()
-        for _ in range(n):
-            b()
-        t2 = time.perf_counter()
-        ratios.append((t2 - t1) / (t1 - t0))
-    return statistics.median(ratios)
 
 
 @dataclass
@@ -212,22 +193,28 @@ class AtenCounter(TorchDispatchMode):
         return out
 
 
-def overhead(step: Step, calls: int = 200) -> tuple[int, int, float, float]:
-    """(aten ops, host reads, µs per call, µs per call outside aten) of one steady-state call."""
+def overhead(step: Step, calls: int = 200, rounds: int = 7) -> tuple[int, int, float, float]:
+    """(aten ops, host reads, µs per call, µs per call outside aten) of one steady-state call.
+
+    The time outside aten is the call's time minus the time spent inside its aten ops (as the
+    dispatch mode sees them), each the median over ``rounds`` interleaved loops of ``calls``."""
     for _ in range(20):
         step()
     with AtenCounter() as one:
         step()
-    start = time.perf_counter()
-    for _ in range(calls):
-        step()
-    per_call = (time.perf_counter() - start) / calls
-    with AtenCounter() as many:
+    plain, inside = [], []
+    for _ in range(rounds):
+        start = time.perf_counter()
         for _ in range(calls):
             step()
-    inside = many.seconds / calls
+        plain.append((time.perf_counter() - start) / calls)
+        with AtenCounter() as many:
+            for _ in range(calls):
+                step()
+        inside.append(many.seconds / calls)
     reads = sum(op in HOST_READS for op in one.ops)
-    return len(one.ops), reads, per_call * 1e6, max(0.0, per_call - inside) * 1e6
+    per_call = statistics.median(plain)
+    return len(one.ops), reads, per_call * 1e6, max(0.0, per_call - statistics.median(inside)) * 1e6
 
 
 def run_overhead() -> None:
