@@ -20,7 +20,7 @@ import torch_keras_acc as tka
 import torch_keras_acc.functional as F
 from torch_keras_acc import _dispatch, _reference
 from torch_keras_acc._reduction import weighted_sums
-from torch_keras_acc._tf_rules import flush_subnormal
+from torch_keras_acc._tf_rules import flush_subnormal, threshold_operand
 from tests.conftest import case_params, cases, to_torch
 
 FLOATS = [torch.float16, torch.bfloat16, torch.float32, torch.float64]
@@ -409,3 +409,18 @@ def test_one_hit_per_sample_is_counted_as_keras_averages_it(shape, integer):
     keras = hits.to(torch.float64).mean(dim=tuple(range(1, hits.ndim))).sum()
     state = torch.zeros((), dtype=torch.float64).add_(total)
     assert torch.equal(state, keras) and count == float(shape[0])
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_binary_threshold_worked_out_once_is_the_rule(dtype):
+    """The eager binary kernel reads its threshold operand from a per-(threshold, dtype) cache:
+    the same comparison as the rule's operand built afresh (FTZ'd thresholds included)."""
+    fi = torch.finfo(torch.float32)
+    preds = _edge_scores(dtype, (200,), seed=16)
+    preds[1::3] = torch.tensor([0.5, 1e-40, -1e-40, 0.0, 3.0]).to(dtype).repeat(14)[: preds[1::3].numel()]
+    labels = (torch.rand(200, generator=torch.Generator().manual_seed(17)) < 0.5).float()
+    for threshold in (0.5, 0, 1, -0.0, 1e-40, fi.tiny, -1e-40, float("inf"), 3.0):
+        cmp = torch.promote_types(dtype, torch.float32)
+        want = labels == (preds.to(cmp) > threshold_operand(threshold, cmp))
+        assert torch.equal(F.binary_accuracy.hits(labels, preds, threshold=threshold), want)
+        assert torch.equal(F.binary_accuracy.hits(labels, preds, threshold=torch.tensor(threshold)), want)  # not cached

@@ -153,12 +153,23 @@ def binary_accuracy(y_true: ArrayLike, y_pred: ArrayLike, threshold: float = 0.5
     y_true, y_pred = _inputs("binary_accuracy", y_true, y_pred, device)
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     cmp_dtype = torch.promote_types(y_pred.dtype, torch.float32)
-    t: Tensor | float = threshold_operand(threshold, cmp_dtype)
-    if not is_compiling():
-        t = float(t)  # eager: a host scalar
+    t: Tensor | float
+    if type(threshold) in (float, int) and not is_compiling():
+        t = _threshold_value(threshold, cmp_dtype)  # eager: a host scalar, worked out once
+    else:
+        t = threshold_operand(threshold, cmp_dtype)
+        if not is_compiling():
+            t = float(t)
     # The bool is promoted to y_true's dtype inside ==; no N-sized copy.
     predicted = y_pred.to(cmp_dtype) > t
     return _equal("binary_accuracy", y_true, predicted, "y_true and y_pred")
+
+
+@functools.lru_cache(maxsize=64)
+def _threshold_value(threshold: float, cmp_dtype: torch.dtype) -> float:
+    """``threshold_operand`` as a host float, once per threshold and dtype: it is a constant,
+    and building it costs ten small ops and a host read, more than a small batch's comparison."""
+    return float(threshold_operand(threshold, cmp_dtype))
 
 
 def _compare_labels(name: str, labels: Tensor, index: Tensor, scores_dtype: torch.dtype) -> Tensor:
