@@ -347,7 +347,7 @@ def mean_hits_sum(hits: Tensor, acc: torch.dtype) -> Tensor:
 
 def flush_values(x: Tensor) -> Tensor:
     """``_tf_rules.flush_subnormal(x)`` (TensorFlow's FTZ), bit for bit; on the CPU ``x``
-    itself when it holds no nonzero subnormal (no copy, no multiply).
+    itself (no copy, no multiply) when one pass finds no zero, subnormal or NaN in it.
 
     Example:
         >>> flush_values(torch.tensor([1e-40, 0.0, 2.0]))
