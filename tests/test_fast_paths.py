@@ -80,7 +80,7 @@ ARGMAXES = [
 
 @pytest.mark.parametrize("argmax,reference", ARGMAXES)
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("shape", [(200, 1), (200, 2), (300, 5), (6, 7, 4), (9,)], ids=str)
+@pytest.mark.parametrize("shape", [(200, 1), (200, 2), (300, 5), (6, 7, 4), (9,), (1500, 3)], ids=str)  # 1500 rows: the two-op min |x|
 def test_argmax_fast_matches_reference_on_edge_values(argmax, reference, dtype, shape, chunks):
     x = _edge_scores(dtype, shape)
     got = argmax(x)
@@ -310,7 +310,7 @@ def test_triton_fused_update_gives_the_reference_states(cls, kw, weighted, label
 
 # -- the element-wise CPU rows (issue 19): FTZ without a copy, per-sample means by counting ----
 @pytest.mark.parametrize("dtype", FLOATS + INTS)
-@pytest.mark.parametrize("shape", [(300,), (300, 1), (40, 20), (0, 1)], ids=str)
+@pytest.mark.parametrize("shape", [(300,), (300, 1), (40, 20), (0, 1), (3000, 1)], ids=str)  # 3000: the two-op min |x|
 def test_flush_values_fast_matches_the_rule(dtype, shape):
     """The CPU row returns its input uncopied only where the rule changes nothing, bit for bit
     (signed zeros included); inputs holding zeros, subnormals or NaN take the rule."""

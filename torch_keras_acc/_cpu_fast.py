@@ -72,8 +72,14 @@ def argmax_cpu(
 
 
 def _min_abs_at_least(x: Tensor, tiny: float) -> bool:
-    """``min |x| >= tiny`` in one op, read on the host (CPU only); False when x holds a NaN."""
-    return float(torch.linalg.vector_norm(x, float("-inf"))) >= tiny
+    """``min |x| >= tiny``, read on the host (CPU only); False when x holds a NaN.
+
+    One op on small inputs; past them ``abs`` then ``amin``: torch's CPU ``-inf`` norm is not
+    vectorized, about 10x (64 Ki values) to 25x (1 Mi) slower than the two passes.
+    """
+    if x.numel() <= SMALL_ELEMENTS:
+        return float(torch.linalg.vector_norm(x, float("-inf"))) >= tiny
+    return float(x.abs().amin()) >= tiny
 
 
 def _row_max(rows: Tensor, chunk_elements: int) -> tuple[Tensor, Tensor]:
