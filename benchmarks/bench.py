@@ -4,12 +4,17 @@
     python benchmarks/bench.py --quick      # smaller sizes, fewer repetitions: a smoke run
     python benchmarks/bench.py --full       # the issue's sizes (N=65536 C=1000, N=16384 C=32000, N=16M)
     python benchmarks/bench.py --device cuda
+    python benchmarks/bench.py --only pairs # only the paired shape matrix and the overhead (pairs.py)
 
 For each workload and implementation it prints the median time of one update,
 that time over the read limit (the time to read the inputs once, measured in
 the same run as ``sum()`` over a float32 buffer of the same byte size), over
 the bare torch one-liner, and the peak extra memory of one update. See
-benchmarks/README.md for the columns.
+benchmarks/README.md for the columns. On the CPU it then prints the shape matrix
+of ``pairs.py`` (ours against each peer as interleaved pairs in one process, the
+median of the per-round ratios, each peer's one-liner beside its row) and the
+per-update overhead of a (32, 10) step (aten ops, host reads, Python time outside
+aten); ``--no-pairs`` skips them.
 """
 
 from __future__ import annotations
@@ -488,6 +493,18 @@ def describe_machine(device: torch.device) -> str:
     return "\n".join(parts)
 
 
+def _print_pairs(quick: bool) -> None:
+    """The paired shape matrix and the per-update overhead (benchmarks/pairs.py)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import pairs
+
+    rounds = 9 if quick else 41
+    print(f"\n### Shape matrix, CPU: ours / peer, interleaved pairs, median of {rounds} rounds" + (" (--quick: N / 16)" if quick else "") + "\n")
+    pairs.run_matrix(16 if quick else 1, rounds)
+    print("\n### Per-update overhead, CPU: one (32, 10) step\n")
+    pairs.run_overhead()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     size = parser.add_mutually_exclusive_group()
@@ -498,6 +515,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", default=None, help="run the workloads whose name contains this text")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     parser.add_argument("--no-tiny", action="store_true", help="skip the N=32 C=10 update/forward table")
+    parser.add_argument("--no-pairs", action="store_true", help="skip the paired shape matrix and the overhead counts (pairs.py)")
     args = parser.parse_args(argv)
 
     scale = 1 if args.full else 16 if args.quick else 4
@@ -512,6 +530,8 @@ def main(argv: list[str] | None = None) -> None:
     chosen = [w for w in workloads(scale) if args.only is None or args.only in w.name]
     size_note = "the issue's sizes" if scale == 1 else f"N / {scale} of the issue's sizes (--full for those)"
 
+    if args.only == "pairs":
+        chosen, args.no_tiny = [], True
     for device in devices:
         print(f"\n## {device.type.upper()}\n")
         print(describe_machine(device).replace("\n", "  \n"))
@@ -519,14 +539,17 @@ def main(argv: list[str] | None = None) -> None:
         rows: list[Row] = []
         for w in chosen:
             rows += run_workload(w, device, reps, budget_s, memory=not args.no_memory)
-        print_table(rows)
-        print("\nRead limit per workload (the inputs' bytes over the bandwidth of a copy):")
+        if rows:
+            print_table(rows)
+            print("\nRead limit per workload (the inputs' bytes over the bandwidth of a copy):")
         for label in dict.fromkeys(r.workload for r in rows):
             r = next(r for r in rows if r.workload == label)
             print(f"- {label}: {_fmt_us(r.read_s)} µs")
         if not args.no_tiny:
             print(f"\n### Tiny batches, {device.type.upper()}: sparse argmax N=32 C=10 (median per call)\n")
             print_tiny(run_tiny(device))
+        if device.type == "cpu" and not args.no_pairs:
+            _print_pairs(args.quick)
     if not torch.cuda.is_available() and args.device != "cpu":
         print("\nNo CUDA device here: the CUDA table is pending.")
 

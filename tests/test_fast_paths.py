@@ -19,6 +19,8 @@ import torch
 import torch_keras_acc as tka
 import torch_keras_acc.functional as F
 from torch_keras_acc import _dispatch, _reference
+from torch_keras_acc._reduction import weighted_sums
+from torch_keras_acc._tf_rules import flush_subnormal, threshold_operand
 from tests.conftest import case_params, cases, to_torch
 
 FLOATS = [torch.float16, torch.bfloat16, torch.float32, torch.float64]
@@ -78,7 +80,7 @@ ARGMAXES = [
 
 @pytest.mark.parametrize("argmax,reference", ARGMAXES)
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("shape", [(200, 1), (200, 2), (300, 5), (6, 7, 4), (9,)], ids=str)
+@pytest.mark.parametrize("shape", [(200, 1), (200, 2), (300, 5), (6, 7, 4), (9,), (1500, 3)], ids=str)  # 1500 rows: the two-op min |x|
 def test_argmax_fast_matches_reference_on_edge_values(argmax, reference, dtype, shape, chunks):
     x = _edge_scores(dtype, shape)
     got = argmax(x)
@@ -304,3 +306,121 @@ def test_triton_fused_update_gives_the_reference_states(cls, kw, weighted, label
         results[path] = (m.total, m.count, m.invalid, value)
     assert any(key.startswith("fused") for key in log.used), log.used
     assert all(torch.equal(a, b) for a, b in zip(results["triton"], results["reference"]))
+
+
+# -- the element-wise CPU rows (issue 19): FTZ without a copy, per-sample means by counting ----
+@pytest.mark.parametrize("dtype", FLOATS + INTS)
+@pytest.mark.parametrize("shape", [(300,), (300, 1), (40, 20), (0, 1), (3000, 1)], ids=str)  # 3000: the two-op min |x|
+def test_flush_values_fast_matches_the_rule(dtype, shape):
+    """The CPU row returns its input uncopied only where the rule changes nothing, bit for bit
+    (signed zeros included); inputs holding zeros, subnormals or NaN take the rule."""
+    if dtype.is_floating_point:
+        inputs = [_edge_scores(dtype, shape), torch.randn(shape, generator=torch.Generator().manual_seed(11)).to(dtype) + 3]
+    else:
+        inputs = [torch.randint(0, 2 if dtype == torch.bool else 5, shape, generator=torch.Generator().manual_seed(12)).to(dtype)]
+    for x in inputs:
+        with tka.kernel_path() as log:
+            got = _dispatch.flush_values(x)
+        want = flush_subnormal(x)
+        assert got.dtype == want.dtype
+        if dtype.is_floating_point:  # NaN where the rule has NaN; every other value and every sign the same
+            assert torch.equal(got.isnan(), want.isnan()) and torch.equal(got.nan_to_num(0.0), want.nan_to_num(0.0))
+            assert torch.equal(torch.signbit(got), torch.signbit(want))
+        else:
+            assert torch.equal(got, want)
+        if x.numel():
+            assert log.used == {"flush": {"cpu_fast"}}
+
+
+@pytest.mark.parametrize("shape", [(257, 1), (64, 20), (33, 3, 7), (5, 1, 1), (6, 1000)], ids=str)
+def test_mean_hits_sum_fast_matches_reference(shape):
+    gen = torch.Generator().manual_seed(13)
+    for p in (0.0, 0.3, 0.5, 0.97, 1.0):
+        hits = torch.rand(shape, generator=gen) < p
+        with tka.kernel_path("reference") as ref_log:
+            want = _dispatch.mean_hits_sum(hits, torch.float64)
+        with tka.kernel_path() as log:
+            got = _dispatch.mean_hits_sum(hits, torch.float64)
+        assert ref_log.used == {"mean hits": {"reference"}} and log.used == {"mean hits": {"cpu_fast"}}
+        assert got.dtype == want.dtype == torch.float64 and torch.equal(got, want)
+        # ... and the reference is Keras's definition: the float64 mean per sample, summed.
+        assert torch.equal(want, hits.to(torch.float64).mean(dim=tuple(range(1, hits.ndim))).sum())
+
+
+def _metric_states(cls, kwargs, batches):
+    m = cls(**kwargs, warn_pitfalls=False)
+    values = [m(*batch) for batch in batches]
+    return (m.total.clone(), m.count.clone(), *values, m.compute())
+
+
+def _elementwise_batches(kind, shape):
+    gen = torch.Generator().manual_seed(14)
+    if kind == "binary":
+        preds = torch.rand(shape, generator=gen)
+        preds.view(-1)[::9] = 0.5  # on the threshold: class 0
+        target = (torch.rand(shape, generator=gen) < 0.5).float()
+        return [(preds, target), (preds.double(), target.bool()), (_edge_scores(torch.float32, shape, seed=3), target)]
+    classes = torch.randint(0, 3, shape, generator=gen)
+    edge = _edge_scores(torch.float32, shape, seed=4)
+    return [
+        (classes.float(), torch.randint(0, 3, shape, generator=gen).float()),  # class-valued floats (zeros)
+        (classes.float() + 5, classes + 5),  # no zero anywhere: the inputs are compared uncopied
+        (edge, edge.flip(0)),  # subnormals, signed zeros, NaN on both sides
+        (edge, torch.zeros(shape, dtype=torch.int64)),  # integer labels against subnormal scores
+        (classes, classes.flip(0)),  # integers
+    ]
+
+
+@pytest.mark.parametrize("kind,cls", [("binary", tka.BinaryAccuracy), ("equality", tka.Accuracy)])
+@pytest.mark.parametrize("shape", [(300, 1), (300,), (60, 20), (10, 6, 1)], ids=str)
+@pytest.mark.parametrize("dtype", [None, "int32"])
+def test_elementwise_metrics_fast_give_the_reference_states(kind, cls, shape, dtype):
+    """BinaryAccuracy and Accuracy on every shape users pass ((N, 1): the Dense(1) head):
+    the states and batch values of the default (CPU) path equal the reference path's."""
+    batches = _elementwise_batches(kind, shape)
+    kwargs = {} if dtype is None else {"dtype": dtype}
+    with tka.kernel_path("reference"):
+        want = _metric_states(cls, kwargs, batches)
+    got = _metric_states(cls, kwargs, batches)
+    for a, b in zip(got, want):
+        assert a.dtype == b.dtype and torch.equal(a, b)
+
+
+def test_accuracy_skips_flushing_integer_labels_exactly():
+    """An integer label cast to a float is 0 or at least 1 in magnitude, so the kernel does
+    not flush it: the result is the rule's, spelled out (both sides flushed)."""
+    fi = torch.finfo(torch.float32)
+    preds = torch.tensor([0.0, -0.0, fi.tiny * fi.eps, -fi.tiny * fi.eps, fi.tiny, 1.0, float("nan"), 2.0])
+    for dtype in (torch.int64, torch.int8, torch.uint8, torch.bool):
+        labels = torch.tensor([0, 0, 0, 0, 0, 1, 0, 1]).to(dtype)
+        want = flush_subnormal(labels.to(preds.dtype)) == flush_subnormal(preds)
+        assert torch.equal(F.accuracy.hits(labels, preds), want)
+        with tka.kernel_path("reference"):
+            assert torch.equal(F.accuracy.hits(labels, preds), want)
+
+
+@pytest.mark.parametrize("shape", [(257, 1), (4, 1, 1), (0, 1)], ids=str)
+@pytest.mark.parametrize("integer", [False, True])
+def test_one_hit_per_sample_is_counted_as_keras_averages_it(shape, integer):
+    """(N, 1) hits (the Dense(1) head) are counted: the value of Keras's float64 per-sample
+    mean, summed (the definition, spelled out), with the batch size as the count."""
+    hits = torch.rand(shape, generator=torch.Generator().manual_seed(15)) < 0.6
+    total, count = weighted_sums("m", hits, None, integer=integer)
+    keras = hits.to(torch.float64).mean(dim=tuple(range(1, hits.ndim))).sum()
+    state = torch.zeros((), dtype=torch.float64).add_(total)
+    assert torch.equal(state, keras) and count == float(shape[0])
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_binary_threshold_worked_out_once_is_the_rule(dtype):
+    """The eager binary kernel reads its threshold operand from a per-(threshold, dtype) cache:
+    the same comparison as the rule's operand built afresh (FTZ'd thresholds included)."""
+    fi = torch.finfo(torch.float32)
+    preds = _edge_scores(dtype, (200,), seed=16)
+    preds[1::3] = torch.tensor([0.5, 1e-40, -1e-40, 0.0, 3.0]).to(dtype).repeat(14)[: preds[1::3].numel()]
+    labels = (torch.rand(200, generator=torch.Generator().manual_seed(17)) < 0.5).float()
+    for threshold in (0.5, 0, 1, -0.0, 1e-40, fi.tiny, -1e-40, float("inf"), 3.0):
+        cmp = torch.promote_types(dtype, torch.float32)
+        want = labels == (preds.to(cmp) > threshold_operand(threshold, cmp))
+        assert torch.equal(F.binary_accuracy.hits(labels, preds, threshold=threshold), want)
+        assert torch.equal(F.binary_accuracy.hits(labels, preds, threshold=torch.tensor(threshold)), want)  # not cached

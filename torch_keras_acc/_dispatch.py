@@ -47,7 +47,7 @@ from torch_keras_acc import _cpu_fast, _fused, _reference, _verify
 from torch_keras_acc._compat import is_compiling
 from torch_keras_acc._switch import DEFAULT_ON_CUDA, PathLog, forced, kernel_path, record, tuned
 from torch_keras_acc._spec import KernelSpec
-from torch_keras_acc._tf_rules import class_ids, label_index
+from torch_keras_acc._tf_rules import class_ids, flush_subnormal, label_index
 
 # -- the tables -------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -246,6 +246,45 @@ def invalid_count(labels: Tensor, num_classes: int, keep: Tensor | None = None) 
     if not is_compiling() and _eager_cpu(labels) and forced() in (None, "cpu_fast"):
         return _cpu_fast.invalid_count_cpu(labels, num_classes, keep)
     return _reference.invalid_count_reference(labels, num_classes, keep)
+
+
+# -- CPU rows of issue 19 (element-wise kernels) --------------------------------------------
+_FLUSH = PathTable("flush", [Row("cpu_fast", _eager_cpu, _cpu_fast.flush_subnormal_cpu), Row("reference", lambda x, forced: True, flush_subnormal)])
+
+
+def _mean_hits_sum_reference(hits: Tensor, acc: torch.dtype) -> Tensor:
+    return hits.to(acc).mean(dim=tuple(range(1, hits.ndim))).sum()
+
+
+_MEAN_HITS = PathTable(
+    "mean hits",
+    [
+        Row("cpu_fast", lambda x, forced: _eager_cpu(x) and x.dtype == torch.bool and x.ndim > 1, _cpu_fast.mean_hits_sum_cpu),
+        Row("reference", lambda x, forced: True, _mean_hits_sum_reference),
+    ],
+)
+
+
+def mean_hits_sum(hits: Tensor, acc: torch.dtype) -> Tensor:
+    """Keras's per-sample mean of (N, ...) hits over their trailing axes, summed over the
+    batch, in ``acc`` (``_reduction.weighted_sums``, unweighted).
+
+    Example:
+        >>> mean_hits_sum(torch.tensor([[True, False], [True, True]]), torch.float64)
+        tensor(1.5000, dtype=torch.float64)
+    """
+    return _MEAN_HITS(hits, acc)
+
+
+def flush_values(x: Tensor) -> Tensor:
+    """``_tf_rules.flush_subnormal(x)`` (TensorFlow's FTZ), bit for bit; on the CPU ``x``
+    itself (no copy, no multiply) when one pass finds no zero, subnormal or NaN in it.
+
+    Example:
+        >>> flush_values(torch.tensor([1e-40, 0.0, 2.0]))
+        tensor([0., 0., 2.])
+    """
+    return _FLUSH(x)
 
 
 # -- the fused update -------------------------------------------------------------------

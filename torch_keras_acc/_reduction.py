@@ -14,10 +14,13 @@ Example:
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
 from torch_keras_acc._compat import accumulator_dtype
+from torch_keras_acc._dispatch import mean_hits_sum
 from torch_keras_acc._tf_rules import squeeze_or_expand_to_same_rank
 
 _SUM_CHUNK = 1 << 18
@@ -51,8 +54,12 @@ def weighted_sums(name: str, values: Tensor, sample_weight: Tensor | None, integ
     acc = accumulator_dtype(values)
     if sample_weight is None:
         n = values.shape[0] if values.ndim else 1
+        if values.ndim > 1 and values.dtype == torch.bool and math.prod(values.shape[1:]) == 1:
+            # One hit per sample ((N, 1), the Dense(1) head): its mean over the trailing axes of
+            # size 1 is itself, so the count is exact as it is: no float64 copy, no mean pass.
+            return exact_sum(values, acc), float(n)
         if values.ndim > 1:
-            total = values.to(acc).mean(dim=tuple(range(1, values.ndim))).sum()
+            total = mean_hits_sum(values, acc)
             return (total.trunc() if integer else total), float(n)
         return exact_sum(values, acc), float(n)
 

@@ -38,9 +38,9 @@ from torch import Tensor
 from torch_keras_acc import _pitfalls as P
 from torch_keras_acc._compat import is_compiling
 from torch_keras_acc._convert import ArrayLike, to_tensor
-from torch_keras_acc._dispatch import argmax_last, in_top_k, invalid_count
+from torch_keras_acc._dispatch import argmax_last, flush_values, in_top_k, invalid_count
 from torch_keras_acc._spec import KernelSpec
-from torch_keras_acc._tf_rules import class_ids, compare_dtype, flush_subnormal, label_index, squeeze_or_expand_to_same_rank, threshold_operand
+from torch_keras_acc._tf_rules import class_ids, compare_dtype, label_index, squeeze_or_expand_to_same_rank, threshold_operand
 
 __all__ = [
     "SPECS",
@@ -129,9 +129,11 @@ def accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.device | Non
         tensor([0., 1., 1., 1.])
     """
     y_true, y_pred = _inputs("accuracy", y_true, y_pred, device)
+    # An integer cast to a float is 0 or at least 1 in magnitude: only float labels can flush.
+    float_labels = y_true.is_floating_point()
     y_true = y_true.to(y_pred.dtype)
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
-    y_true, y_pred = flush_subnormal(y_true), flush_subnormal(y_pred)
+    y_true, y_pred = flush_values(y_true) if float_labels else y_true, flush_values(y_pred)
     return _equal("accuracy", y_true, y_pred, "y_true and y_pred")
 
 
@@ -151,12 +153,23 @@ def binary_accuracy(y_true: ArrayLike, y_pred: ArrayLike, threshold: float = 0.5
     y_true, y_pred = _inputs("binary_accuracy", y_true, y_pred, device)
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     cmp_dtype = compare_dtype(y_pred.dtype)
-    t: Tensor | float = threshold_operand(threshold, cmp_dtype)
-    if not is_compiling():
-        t = float(t)  # eager: a host scalar
+    t: Tensor | float
+    if type(threshold) in (float, int) and not is_compiling():
+        t = _threshold_value(threshold, cmp_dtype)  # eager: a host scalar, worked out once
+    else:
+        t = threshold_operand(threshold, cmp_dtype)
+        if not is_compiling():
+            t = float(t)
     # The bool is promoted to y_true's dtype inside ==; no N-sized copy.
     predicted = y_pred.to(cmp_dtype) > t
     return _equal("binary_accuracy", y_true, predicted, "y_true and y_pred")
+
+
+@functools.lru_cache(maxsize=64)
+def _threshold_value(threshold: float, cmp_dtype: torch.dtype) -> float:
+    """``threshold_operand`` as a host float, once per threshold and dtype: it is a constant,
+    and building it costs ten small ops and a host read, more than a small batch's comparison."""
+    return float(threshold_operand(threshold, cmp_dtype))
 
 
 def _compare_labels(name: str, labels: Tensor, index: Tensor, scores_dtype: torch.dtype) -> Tensor:
