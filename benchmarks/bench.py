@@ -134,6 +134,7 @@ def _triton(w: Workload, x: Inputs, device: torch.device) -> Step | None:
     run interpreted), adding into 0-d states as a metric's update would: one launch per update."""
     try:
         from torch_keras_acc import _triton as T
+        from torch_keras_acc import _triton_wrappers as TW
     except ImportError:  # an installed torch_keras_acc older than the kernels
         return None
     if device.type != "cuda" or not T.AVAILABLE:
@@ -142,16 +143,16 @@ def _triton(w: Workload, x: Inputs, device: torch.device) -> Step | None:
     total, count = torch.zeros((), dtype=torch.float64, device=device), torch.zeros((), dtype=torch.float64, device=device)
     invalid = torch.zeros((), dtype=torch.int64, device=device)
     if w.kind == "sparse":
-        return lambda: T.sparse_argmax_count(p, t, total, invalid, count_out=count)
+        return lambda: TW.sparse_argmax_count(p, t, total, invalid, count_out=count)
     if w.kind == "topk":
-        return lambda: T.in_top_k_count(t, p, 5, total, invalid, count_out=count)
+        return lambda: TW.in_top_k_count(t, p, 5, total, invalid, count_out=count)
     if w.kind == "binary":
-        return lambda: T.binary_count(t, p, 0.5, total, count_out=count)
+        return lambda: TW.binary_count(t, p, 0.5, total, count_out=count)
     if w.kind == "equal":
-        return lambda: T.equal_count(t, p, total, count_out=count)
+        return lambda: TW.equal_count(t, p, total, count_out=count)
     if w.kind == "onehot_topk":
         return None  # its fused count has no standalone wrapper: the "tka update" row is the fused update
-    return lambda: T.onehot_argmax_count(t, p, total, count_out=count)
+    return lambda: TW.onehot_argmax_count(t, p, total, count_out=count)
 
 
 def _torchmetrics(w: Workload, x: Inputs, device: torch.device, validate: bool) -> Step:

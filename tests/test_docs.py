@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 DOCS = sorted((ROOT / "docs").rglob("*.md"))
 SPHINX = re.compile(r":(class|func|meth|mod|data|attr|exc|obj):`|::\s*$|^\s*=+\s+=+\s*$", re.MULTILINE)
-INTERNAL = {"_triton.py"}  # its RST table goes with the GPU rewrite (issue 17)
+INTERNAL: set[str] = set()
 
 
 def test_readme_is_user_first_and_short():

@@ -27,6 +27,7 @@ except ImportError:
 
 import torch_keras_acc.functional as F  # noqa: E402
 from torch_keras_acc import _triton as T  # noqa: E402
+from torch_keras_acc import _triton_wrappers as TW  # noqa: E402
 from torch_keras_acc._convert import to_tensor  # noqa: E402
 from torch_keras_acc._reference import (  # noqa: E402
     argmax_last_reference as _argmax_last_reference,
@@ -163,7 +164,7 @@ def test_triton_rows_of_256k_classes(monkeypatch):
     x[2, -2] = 50.0
     t = torch.tensor([c - 1, 7, c - 2])
     _same(T.argmax(*_dev(x)), _argmax_last_reference(x))
-    _same(T.in_top_k(*_dev(t, x), 1), _in_top_k_reference(t, x, 1))
+    _same(TW.in_top_k(*_dev(t, x), 1), _in_top_k_reference(t, x, 1))
 
 
 # -- sparse argmax: hits and fused counts ----------------------------------------------------------
@@ -174,7 +175,7 @@ def test_triton_sparse_argmax_hits(score_dtype, label_dtype):
     x = _edge_scores(score_dtype, (40, c), seed=5)
     labels = _labels(40, c, label_dtype)
     want = _label_hits(labels, _argmax_last_reference(x))
-    _same(T.sparse_argmax_hits(*_dev(x, labels)), want)
+    _same(TW.sparse_argmax_hits(*_dev(x, labels)), want)
 
 
 @pytest.mark.parametrize("label_dtype", [torch.int64, torch.uint8, torch.float32, torch.bfloat16])
@@ -187,8 +188,8 @@ def test_triton_sparse_argmax_count(label_dtype, weighted, small_blocks):
     states = _states(weighted)
     invalid = torch.zeros((), dtype=torch.int64, device=DEVICE)
     w = _weights(9) if weighted else None
-    T.sparse_argmax_count(*_dev(x, labels), invalid_out=invalid, weight=None if w is None else w.to(DEVICE), **states)
-    T.sparse_argmax_count(*_dev(x, labels), invalid_out=invalid, weight=None if w is None else w.to(DEVICE), **states)  # adds
+    TW.sparse_argmax_count(*_dev(x, labels), invalid_out=invalid, weight=None if w is None else w.to(DEVICE), **states)
+    TW.sparse_argmax_count(*_dev(x, labels), invalid_out=invalid, weight=None if w is None else w.to(DEVICE), **states)  # adds
     if weighted:
         _same(states["total_out"], 2 * (hits.double() * w).sum())
         _same(states["count_out"], 2 * w.sum())
@@ -202,7 +203,7 @@ def test_triton_counts_into_float64_states_and_without_optional_ones():
     x = _edge_scores(torch.float32, (30, 4))
     labels = _targets(30, 4)
     total = torch.zeros((), dtype=torch.float64, device=DEVICE)
-    T.sparse_argmax_count(*_dev(x, labels), total)  # the metric's own float64 `total` state
+    TW.sparse_argmax_count(*_dev(x, labels), total)  # the metric's own float64 `total` state
     want = _label_hits(labels, _argmax_last_reference(x)).sum().double()
     _same(total, want)
 
@@ -212,7 +213,7 @@ def test_triton_weighted_nan_weight_poisons_the_total_as_the_reference_does():
     labels = torch.tensor([1, 1, 0])
     w = torch.tensor([1.0, float("nan"), 2.0])  # a miss with weight NaN: 0 * NaN is NaN
     states = _states(weighted=True)
-    T.sparse_argmax_count(*_dev(x, labels), weight=w.to(DEVICE), **states)
+    TW.sparse_argmax_count(*_dev(x, labels), weight=w.to(DEVICE), **states)
     assert torch.isnan(states["total_out"]).item() and torch.isnan(states["count_out"]).item()
 
 
@@ -223,7 +224,7 @@ def test_triton_invalid_count_compares_float_labels_exactly():
     labels = torch.tensor([2048.0, 2049.0, 0.0, 1.5], dtype=torch.float16)  # 2049.0 rounds to 2048 in float16
     x = torch.zeros(4, c)
     invalid = torch.zeros((), dtype=torch.int64, device=DEVICE)
-    T.sparse_argmax_count(*_dev(x, labels), torch.zeros((), dtype=torch.int64, device=DEVICE), invalid)
+    TW.sparse_argmax_count(*_dev(x, labels), torch.zeros((), dtype=torch.int64, device=DEVICE), invalid)
     exact = labels.double()
     want = (~((exact >= 0) & (exact < c) & (exact == exact.trunc()))).sum()
     assert int(invalid) == int(want) == 1
@@ -240,7 +241,7 @@ def test_triton_onehot_argmax_hits(true_dtype, pred_dtype):
     else:
         y = torch.nn.functional.one_hot(torch.arange(40) % 6, 6).to(true_dtype)
     want = _argmax_last_reference(y) == _argmax_last_reference(x)
-    _same(T.onehot_argmax_hits(*_dev(y, x)), want)
+    _same(TW.onehot_argmax_hits(*_dev(y, x)), want)
 
 
 @pytest.mark.parametrize("ct,cp,weighted", [(5, 5, False), (3, 9, True), (9, 2, False), (1, 6, True)])
@@ -248,10 +249,10 @@ def test_triton_onehot_argmax_different_widths_and_counts(ct, cp, weighted, smal
     y = _edge_scores(torch.float32, (9, ct), seed=ct)
     x = _edge_scores(torch.bfloat16, (9, cp), seed=cp)
     hits = _argmax_last_reference(y) == _argmax_last_reference(x)
-    _same(T.onehot_argmax_hits(*_dev(y, x)), hits)
+    _same(TW.onehot_argmax_hits(*_dev(y, x)), hits)
     states = _states(weighted)
     w = _weights(9, seed=ct) if weighted else None
-    T.onehot_argmax_count(*_dev(y, x), weight=None if w is None else w.to(DEVICE), **states)
+    TW.onehot_argmax_count(*_dev(y, x), weight=None if w is None else w.to(DEVICE), **states)
     _same(states["total_out"], (hits.double() * w).sum() if weighted else hits.sum())
     _same(states["count_out"], w.sum() if weighted else torch.tensor(9))
 
@@ -263,7 +264,7 @@ def test_triton_in_top_k_edge_values(dtype, c):
     x = _edge_scores(dtype, (60, c), seed=c)
     t = _targets(60, c, seed=c)
     for k in (0, 1, 2, c + 1, 2**40):
-        _same(T.in_top_k(*_dev(t), *_dev(x), k), _in_top_k_reference(t, x, k))
+        _same(TW.in_top_k(*_dev(t), *_dev(x), k), _in_top_k_reference(t, x, k))
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.int64])
@@ -279,7 +280,7 @@ def test_triton_in_top_k_block_boundaries(dtype, c, small_blocks):
     t = _targets(9, c, seed=c)
     t[7:] = c - 1
     for k in (1, c):
-        _same(T.in_top_k(*_dev(t, x), k), _in_top_k_reference(t, x, k))
+        _same(TW.in_top_k(*_dev(t, x), k), _in_top_k_reference(t, x, k))
 
 
 def test_triton_in_top_k_subnormal_targets():
@@ -294,7 +295,7 @@ def test_triton_in_top_k_subnormal_targets():
         for target in range(4):
             t = torch.full((3,), target)
             for k in (1, 2, 3):
-                _same(T.in_top_k(*_dev(t, x), k), _in_top_k_reference(t, x, k))
+                _same(TW.in_top_k(*_dev(t, x), k), _in_top_k_reference(t, x, k))
 
 
 @pytest.mark.parametrize("label_dtype", [torch.int64, torch.uint8, torch.float32, torch.float64])
@@ -306,11 +307,11 @@ def test_triton_in_top_k_count(label_dtype, weighted, small_blocks):
     labels = _labels(9, c, label_dtype, seed=3)
     index = label_index(labels)
     hits = _in_top_k_reference(index, x, k)
-    _same(T.in_top_k(*_dev(labels, x), k), hits)
+    _same(TW.in_top_k(*_dev(labels, x), k), hits)
     states = _states(weighted)
     invalid = torch.zeros((), dtype=torch.int64, device=DEVICE)
     w = _weights(9, seed=4) if weighted else None
-    T.in_top_k_count(*_dev(labels, x), k, invalid_out=invalid, weight=None if w is None else w.to(DEVICE), **states)
+    TW.in_top_k_count(*_dev(labels, x), k, invalid_out=invalid, weight=None if w is None else w.to(DEVICE), **states)
     _same(states["total_out"], (hits.double() * w).sum() if weighted else hits.sum())
     _same(states["count_out"], w.sum() if weighted else torch.tensor(9))
     _same(invalid, invalid_count_reference(labels, c))
@@ -319,10 +320,10 @@ def test_triton_in_top_k_count(label_dtype, weighted, small_blocks):
 def test_triton_in_top_k_noncontiguous_and_empty():
     x = _edge_scores(torch.float32, (10, 30)).t()  # (30, 10), column-major
     t = _targets(60, 10)[::2]  # strided labels
-    _same(T.in_top_k(*_dev(t, x), 3), _in_top_k_reference(t, x, 3))
+    _same(TW.in_top_k(*_dev(t, x), 3), _in_top_k_reference(t, x, 3))
     for b, c in ((0, 4), (3, 0)):
         x, t = torch.zeros(b, c), torch.zeros(b, dtype=torch.int64)
-        _same(T.in_top_k(*_dev(t, x), 1), _in_top_k_reference(t, x, 1))
+        _same(TW.in_top_k(*_dev(t, x), 1), _in_top_k_reference(t, x, 1))
 
 
 # -- binary and equality ----------------------------------------------------------------------------
@@ -354,7 +355,7 @@ def test_triton_binary_hits(pred_dtype, true_dtype):
     # Every threshold with float32 labels; the label dtype matters only for y_true == predicted.
     for threshold in THRESHOLDS if true_dtype == torch.float32 else [0.5, 0.0]:
         want = F.binary_accuracy.hits(y, p, threshold)
-        _same(T.binary_hits(*_dev(y, p), threshold), want)
+        _same(TW.binary_hits(*_dev(y, p), threshold), want)
 
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
@@ -362,11 +363,11 @@ def test_triton_binary_count_and_shapes(weighted, small_blocks):
     p = _special_values(torch.float32).repeat(2)[:37].reshape(37, 1)  # (N, 1): one element per sample
     y = _binary_true(37, torch.float32).reshape(37, 1)
     hits = F.binary_accuracy.hits(y, p, 0.5)
-    _same(T.binary_hits(*_dev(y, p), 0.5), hits)
-    _same(T.binary_hits(*_dev(y.t(), p.t()), 0.5), hits.t())  # a (1, N) view
+    _same(TW.binary_hits(*_dev(y, p), 0.5), hits)
+    _same(TW.binary_hits(*_dev(y.t(), p.t()), 0.5), hits.t())  # a (1, N) view
     states = _states(weighted)
     w = _weights(37) if weighted else None
-    T.binary_count(*_dev(y, p), 0.5, weight=None if w is None else w.to(DEVICE), **states)
+    TW.binary_count(*_dev(y, p), 0.5, weight=None if w is None else w.to(DEVICE), **states)
     _same(states["total_out"], (hits.reshape(-1).double() * w).sum() if weighted else hits.sum())
     _same(states["count_out"], w.sum() if weighted else torch.tensor(37))
 
@@ -403,7 +404,7 @@ def test_triton_equal_hits(true_dtype, pred_dtype):
         p = torch.randint(-1, 3, (200,), generator=gen).to(pred_dtype)
     if true_dtype.is_floating_point and not pred_dtype.is_floating_point:
         y = y.nan_to_num(0.0, 0.0, 0.0)  # float -> int casts of NaN/inf differ between devices
-    _same(T.equal_hits(*_dev(y, p)), F.accuracy.hits(y, p))
+    _same(TW.equal_hits(*_dev(y, p)), F.accuracy.hits(y, p))
 
 
 def test_triton_equal_count(small_blocks):
@@ -411,7 +412,7 @@ def test_triton_equal_count(small_blocks):
     p = torch.tensor([1.0, 2.5, 0.0, 1e-40, float("nan"), -0.0, 3.0, 5.0, 0.0, 2.0, 4.0])
     hits = F.accuracy.hits(y, p)
     states = _states()
-    T.equal_count(*_dev(y, p), **states)
+    TW.equal_count(*_dev(y, p), **states)
     _same(states["total_out"], hits.sum())
     _same(states["count_out"], torch.tensor(11))
 
@@ -447,17 +448,17 @@ def _fixture_inputs(metric: str, kwargs: dict, y_true: torch.Tensor, y_pred: tor
 def _fixture_hits(key: tuple, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     metric, kwargs = key[0], dict(key[1])
     if metric == "sparse_categorical_accuracy":
-        return T.sparse_argmax_hits(*_dev(y_pred, y_true))
+        return TW.sparse_argmax_hits(*_dev(y_pred, y_true))
     if metric == "sparse_top_k_categorical_accuracy":
-        return T.in_top_k(*_dev(y_true, y_pred), kwargs.get("k", 5))
+        return TW.in_top_k(*_dev(y_true, y_pred), kwargs.get("k", 5))
     if metric == "categorical_accuracy":
-        return T.onehot_argmax_hits(*_dev(y_true, y_pred))
+        return TW.onehot_argmax_hits(*_dev(y_true, y_pred))
     if metric == "top_k_categorical_accuracy":
         one_hot = y_true.to(y_pred.dtype) if y_pred.is_floating_point() else y_true  # Keras casts before its argmax
-        return T.in_top_k(T.argmax(*_dev(one_hot)), *_dev(y_pred), kwargs.get("k", 5))
+        return TW.in_top_k(T.argmax(*_dev(one_hot)), *_dev(y_pred), kwargs.get("k", 5))
     if metric == "accuracy":
-        return T.equal_hits(*_dev(y_true, y_pred))
-    return T.binary_hits(*_dev(y_true, y_pred), kwargs.get("threshold", 0.5))
+        return TW.equal_hits(*_dev(y_true, y_pred))
+    return TW.binary_hits(*_dev(y_true, y_pred), kwargs.get("threshold", 0.5))
 
 
 def test_triton_kernels_give_keras_answers_on_the_parity_fixtures():
@@ -494,11 +495,11 @@ def _property(dtype, b, c, k, seed):
     for keras3 in (True, False):
         _same(T.argmax(*_dev(x), keras3_zero_rule=keras3), REFERENCE_ARGMAX[keras3](x))
     hits = _label_hits(labels, _argmax_last_reference(x))
-    _same(T.sparse_argmax_hits(*_dev(x, labels)), hits)
+    _same(TW.sparse_argmax_hits(*_dev(x, labels)), hits)
     total, invalid = torch.zeros((), dtype=torch.int64, device=DEVICE), torch.zeros((), dtype=torch.int64, device=DEVICE)
-    T.sparse_argmax_count(*_dev(x, labels), total, invalid)
+    TW.sparse_argmax_count(*_dev(x, labels), total, invalid)
     assert int(total) == int(hits.sum()) and int(invalid) == int(invalid_count_reference(labels, c))
-    _same(T.in_top_k(*_dev(labels, x), k), _in_top_k_reference(labels, x, k))
+    _same(TW.in_top_k(*_dev(labels, x), k), _in_top_k_reference(labels, x, k))
 
 
 if given is not None:
@@ -524,20 +525,20 @@ def test_triton_bad_input_raises_clear_errors():
     with pytest.raises(ValueError, match=r"triton argmax: x2d of shape \(4, 3, 1\) must have 2"):
         T.argmax(x.unsqueeze(-1))
     with pytest.raises(ValueError, match=r"sparse_argmax_hits: labels1d of shape \(3,\) must have one entry per row \(4 rows\)"):
-        T.sparse_argmax_hits(x, labels[:3])
+        TW.sparse_argmax_hits(x, labels[:3])
     with pytest.raises(TypeError, match="in_top_k: k must be an int"):
-        T.in_top_k(labels, x, 2.0)
+        TW.in_top_k(labels, x, 2.0)
     with pytest.raises(TypeError, match="scores2d has dtype torch.complex64"):
-        T.in_top_k(labels, x.to(torch.complex64), 1)
+        TW.in_top_k(labels, x.to(torch.complex64), 1)
     with pytest.raises(ValueError, match="total_out must be a 0-d tensor of dtype torch.int64 or torch.float64"):
-        T.sparse_argmax_count(x, labels, torch.zeros(1, device=DEVICE))
+        TW.sparse_argmax_count(x, labels, torch.zeros(1, device=DEVICE))
     with pytest.raises(ValueError, match="total_out must be a 0-d tensor of dtype torch.float64"):
-        T.sparse_argmax_count(x, labels, torch.zeros((), dtype=torch.int64, device=DEVICE), weight=torch.ones(4, device=DEVICE))
+        TW.sparse_argmax_count(x, labels, torch.zeros((), dtype=torch.int64, device=DEVICE), weight=torch.ones(4, device=DEVICE))
     with pytest.raises(ValueError, match=r"weight of shape \(\) must hold one value per sample \(4,\)"):
         total = torch.zeros((), dtype=torch.float64, device=DEVICE)
-        T.in_top_k_count(labels, x, 1, total, weight=torch.tensor(2.0, device=DEVICE))
+        TW.in_top_k_count(labels, x, 1, total, weight=torch.tensor(2.0, device=DEVICE))
     with pytest.raises(ValueError, match=r"binary_hits: y_true of shape \(4,\) and y_pred of shape \(4, 3\) must have the same"):
-        T.binary_hits(labels, x)
+        TW.binary_hits(labels, x)
     with pytest.raises(ValueError, match="the Triton kernels run on CUDA tensors"):
         T.argmax(torch.zeros(2, 2, device="meta"))
 
@@ -581,13 +582,13 @@ def test_triton_kernels_compile_for_cuda_without_a_gpu(monkeypatch):
     i64 = lambda: torch.zeros((), dtype=torch.int64)  # noqa: E731
     # Each compile takes seconds (cold cache): by default the two kernels that use every
     # helper and both reductions; TKA_TRITON_COMPILE_ALL=1 adds one call per other kernel.
-    T.sparse_argmax_count(x.bfloat16(), labels, i64(), i64(), count_out=i64())
-    T.in_top_k_count(labels.double(), x.double(), 2, f64(), i64(), count_out=f64(), weight=w.float())
+    TW.sparse_argmax_count(x.bfloat16(), labels, i64(), i64(), count_out=i64())
+    TW.in_top_k_count(labels.double(), x.double(), 2, f64(), i64(), count_out=f64(), weight=w.float())
     if os.environ.get("TKA_TRITON_COMPILE_ALL") == "1":
         T.argmax(x, keras3_zero_rule=False)
-        T.onehot_argmax_count(x.half(), x, f64(), count_out=f64(), weight=w)
-        T.binary_count(labels.bool(), x[:, 0].double(), 0.5, i64(), count_out=i64())
-        T.equal_hits(x.bfloat16(), x.bfloat16())
+        TW.onehot_argmax_count(x.half(), x, f64(), count_out=f64(), weight=w)
+        TW.binary_count(labels.bool(), x[:, 0].double(), 0.5, i64(), count_out=i64())
+        TW.equal_hits(x.bfloat16(), x.bfloat16())
     for name, args, constexprs in calls:
         fn = getattr(compiled, name)
         signature = {}
@@ -634,11 +635,11 @@ def test_triton_counts_on_cuda_never_sync_and_launch_one_kernel():
     w = torch.rand(300, device=cuda)
     wt, wc = torch.zeros((), dtype=torch.float64, device=cuda), torch.zeros((), dtype=torch.float64, device=cuda)
     updates = [
-        lambda: T.sparse_argmax_count(x, labels, total, invalid, count_out=count),
-        lambda: T.in_top_k_count(labels, x, 5, total, invalid, count_out=count),
-        lambda: T.onehot_argmax_count(x, x, total, count_out=count),
-        lambda: T.binary_count(y, p, 0.5, total, count_out=count),
-        lambda: T.equal_count(y, y, wt, count_out=wc, weight=w),
+        lambda: TW.sparse_argmax_count(x, labels, total, invalid, count_out=count),
+        lambda: TW.in_top_k_count(labels, x, 5, total, invalid, count_out=count),
+        lambda: TW.onehot_argmax_count(x, x, total, count_out=count),
+        lambda: TW.binary_count(y, p, 0.5, total, count_out=count),
+        lambda: TW.equal_count(y, y, wt, count_out=wc, weight=w),
     ]
     for update in updates:
         update()  # compile first (compiling may sync)

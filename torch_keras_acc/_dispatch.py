@@ -127,14 +127,15 @@ def _compiled(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
 
 
 def _triton(name: str) -> Callable[..., Any]:
-    """The wrapper ``name`` of ``_triton.py``, imported on first use (triton is optional)."""
+    """The Triton function ``name`` (``_triton.py``, or its per-primitive ``_triton_wrappers.py``),
+    imported on first use (triton is optional)."""
 
     def run(*args: Any, **kwargs: Any) -> Any:
-        from torch_keras_acc import _triton
+        from torch_keras_acc import _triton, _triton_wrappers
 
         if not _triton.AVAILABLE:
             raise RuntimeError("triton is not installed")
-        return getattr(_triton, name)(*args, **kwargs)
+        return getattr(_triton_wrappers if hasattr(_triton_wrappers, name) else _triton, name)(*args, **kwargs)
 
     return run
 

@@ -5,24 +5,22 @@ of the path tables; each kernel is checked on its device at first use (``_verify
 returns bit for bit what its pure-PyTorch reference returns, and the reference stays the
 definition of the semantics:
 
-=====================  ==============================================================
-wrapper                reference
-=====================  ==============================================================
-``argmax``             ``_reference.argmax_last_reference`` / ``tf_argmax_reference``
-``sparse``             ``functional.sparse_categorical_accuracy.hits`` (``keras_cast``; else labels compared exactly)
-``onehot``             ``functional.categorical_accuracy.hits``
-``topk``               ``_reference.in_top_k_reference`` (float targets: of ``_tf_rules.label_index``); one-hot targets: ``top_k_categorical_accuracy.hits``
-``binary``             ``functional.binary_accuracy.hits`` on same-shape inputs
-``equal``              ``functional.accuracy.hits`` on same-shape inputs
-=====================  ==============================================================
+| family | reference |
+|---|---|
+| ``argmax`` | ``_reference.argmax_last_reference`` / ``tf_argmax_reference`` |
+| ``sparse`` | ``functional.sparse_categorical_accuracy.hits`` (``keras_cast``; else labels compared exactly) |
+| ``onehot`` | ``functional.categorical_accuracy.hits`` |
+| ``topk`` | ``_reference.in_top_k_reference`` (float targets: of ``_tf_rules.label_index``); one-hot targets: ``top_k_categorical_accuracy.hits`` |
+| ``binary`` | ``functional.binary_accuracy.hits`` on same-shape inputs |
+| ``equal`` | ``functional.accuracy.hits`` on same-shape inputs |
 
-Each family function takes a :class:`Reduction`: the batch as N samples of E elements,
+Each family function takes a ``Reduction``: the batch as N samples of E elements,
 weighted as Keras weighs it (none, one per sample, per element, a scalar; a mask and
 ``ignore_index`` as 0/1 weights), reduced in the kernel into 0-d states, deterministically
 (see ``_finish`` in _triton_kernels.py): an update writes no per-sample tensor and is one
 launch. ``invalid_out += `` labels that are not integers in ``[0, C)`` (the rule of
-``_tf_rules.invalid_labels``). The older ``*_hits`` / ``*_count`` wrappers
-(one weight per row) remain for the tests and the benchmark.
+``_tf_rules.invalid_labels``). The per-primitive ``*_hits`` / ``*_count``
+wrappers (one weight per row) are ``_triton_wrappers.py``.
 
 Devices: CUDA tensors run compiled kernels; CPU tensors run the same kernels in
 Triton's interpreter (slow; for tests), whatever ``TRITON_INTERPRET`` says (see
@@ -63,20 +61,7 @@ except ImportError:  # the package never needs triton
 
 AVAILABLE: bool = triton is not None
 
-__all__ = [
-    "AVAILABLE",
-    "argmax",
-    "sparse_argmax_hits",
-    "onehot_argmax_hits",
-    "in_top_k",
-    "binary_hits",
-    "equal_hits",
-    "sparse_argmax_count",
-    "in_top_k_count",
-    "onehot_argmax_count",
-    "binary_count",
-    "equal_count",
-]
+__all__ = ["AVAILABLE", "Reduction", "argmax", "sparse", "onehot", "topk", "binary", "equal", "needs_cast"]
 
 # Tile sizes (elements). Row kernels: BLOCK_R rows x BLOCK_C columns, C looped over in
 # BLOCK_C steps; several rows per program when C is small. Tests shrink them.
@@ -370,36 +355,6 @@ def sparse(name: str, scores: Tensor, labels: Tensor, red: Reduction | None, ker
     return out.view(torch.bool) if out is not None else None
 
 
-def sparse_argmax_hits(scores2d: Tensor, labels1d: Tensor, keras3_zero_rule: bool = True) -> Tensor:
-    """``argmax(scores) == label`` per row, bool (B,); float labels compared exactly (a non-integral one never matches)."""
-    name = "triton sparse_argmax_hits"
-    _check_rank(name, _as_kernel_input(name, scores2d, "scores2d"), "scores2d", 2)
-    _check_rank(name, _as_kernel_input(name, labels1d, "labels1d"), "labels1d", 1)
-    _check_rows(name, scores2d.shape[0], labels1d, "labels1d")
-    out = sparse(name, scores2d, labels1d, None, keras3_zero_rule, hits=True)
-    assert out is not None
-    return out
-
-
-def _count_args(name: str, x: Any, labels: Any, rank_x: int = 2) -> torch.device:
-    x = _as_kernel_input(name, x, "scores2d")
-    labels = _as_kernel_input(name, labels, "labels1d")
-    _check_rank(name, x, "scores2d", rank_x)
-    _check_rank(name, labels, "labels1d", 1)
-    _check_rows(name, x.shape[0], labels, "labels1d")
-    return x.device
-
-
-def sparse_argmax_count(scores2d: Tensor, labels1d: Tensor, total_out: Tensor, invalid_out: Tensor | None = None, *,
-                        count_out: Tensor | None = None, weight: Tensor | None = None,
-                        keras3_zero_rule: bool = True) -> None:
-    """:func:`sparse_argmax_hits` reduced in the kernel into the states (see the module docstring)."""
-    name = "triton sparse_argmax_count"
-    device = _count_args(name, scores2d, labels1d)
-    red = Reduction(name, device, scores2d.shape[0], total_out, count_out, invalid_out, weight)
-    sparse(name, scores2d, labels1d, red, keras3_zero_rule)
-
-
 # -- one-hot argmax -------------------------------------------------------------------------------
 def onehot(name: str, y_true: Tensor, y_pred: Tensor, red: Reduction | None, hits: bool = False) -> Tensor | None:
     """argmax(y_true) == argmax(y_pred) on (B, C) / (N, E, C) inputs (the two C may differ)."""
@@ -419,27 +374,6 @@ def onehot(name: str, y_true: Tensor, y_pred: Tensor, red: Reduction | None, hit
     _launch(name, "onehot_kernel", x.device, block_r, n, e,
             (t, x, ct, cp, max(ct, cp), *t.stride(), *x.stride()), dict(consts, BLOCK_C=block_c), red, out)
     return out.view(torch.bool) if out is not None else None
-
-
-def onehot_argmax_hits(y_true2d: Tensor, y_pred2d: Tensor) -> Tensor:
-    """``argmax_last(y_true) == argmax_last(y_pred)`` per row, bool (B,); the two may have different C."""
-    name = "triton onehot_argmax_hits"
-    for what, x in (("y_true2d", y_true2d), ("y_pred2d", y_pred2d)):
-        _check_rank(name, _as_kernel_input(name, x, what), what, 2)
-    _check_rows(name, y_pred2d.shape[0], y_true2d, "y_true2d")
-    out = onehot(name, y_true2d, y_pred2d, None, hits=True)
-    assert out is not None
-    return out
-
-
-def onehot_argmax_count(y_true2d: Tensor, y_pred2d: Tensor, total_out: Tensor, *, count_out: Tensor | None = None,
-                        weight: Tensor | None = None) -> None:
-    """:func:`onehot_argmax_hits` reduced in the kernel into the states."""
-    name = "triton onehot_argmax_count"
-    for what, x in (("y_true2d", y_true2d), ("y_pred2d", y_pred2d)):
-        _check_rank(name, _as_kernel_input(name, x, what), what, 2)
-    _check_rows(name, y_pred2d.shape[0], y_true2d, "y_true2d")
-    onehot(name, y_true2d, y_pred2d, Reduction(name, y_pred2d.device, y_pred2d.shape[0], total_out, count_out, None, weight))
 
 
 # -- in_top_k ------------------------------------------------------------------------------------
@@ -489,29 +423,6 @@ def topk(name: str, targets: Tensor, scores: Tensor, k: int, red: Reduction | No
     return out.view(torch.bool) if out is not None else None
 
 
-def in_top_k(targets1d: Tensor, scores2d: Tensor, k: int) -> Tensor:
-    """``tf.math.in_top_k`` per row, bool (B,). Float targets are first made class indices as
-    ``_tf_rules.label_index`` makes them (truncated toward zero; NaN, inf and huge ones invalid)."""
-    name = "triton in_top_k"
-    if not isinstance(k, int) or isinstance(k, bool):
-        raise TypeError(f"{name}: k must be an int, got {k!r}")
-    _count_args(name, scores2d, targets1d)
-    out = topk(name, targets1d, scores2d, k, None, hits=True)
-    assert out is not None
-    return out
-
-
-def in_top_k_count(targets1d: Tensor, scores2d: Tensor, k: int, total_out: Tensor, invalid_out: Tensor | None = None, *,
-                   count_out: Tensor | None = None, weight: Tensor | None = None) -> None:
-    """:func:`in_top_k` reduced in the kernel into the states; ``invalid_out`` counts the raw
-    labels that are not integers in [0, C) (sparse top-k's invalid-label count)."""
-    name = "triton in_top_k_count"
-    if not isinstance(k, int) or isinstance(k, bool):
-        raise TypeError(f"{name}: k must be an int, got {k!r}")
-    device = _count_args(name, scores2d, targets1d)
-    topk(name, targets1d, scores2d, k, Reduction(name, device, scores2d.shape[0], total_out, count_out, invalid_out, weight))
-
-
 # -- element-wise: binary and equality --------------------------------------------------------------
 def _pair2(name: str, y_true: Tensor, y_pred: Tensor, n: int | None) -> tuple[Tensor, Tensor]:
     """Same-shape inputs as (N, E) views (N: the first axis, or all elements when ``n`` is None)."""
@@ -553,24 +464,6 @@ def binary(name: str, y_true: Tensor, y_pred: Tensor, threshold: float, red: Red
         thr_bits, consts = _binary_consts(float(threshold), y_pred.dtype, y_true.dtype)
         _launch(name, "binary_kernel", p.device, _BLOCK, rows, e, (t, p, *t.stride(), *p.stride(), thr_bits), consts, red, out)
     return out.view(torch.bool).view(y_pred.shape) if out is not None else None
-
-
-def binary_hits(y_true: Tensor, y_pred: Tensor, threshold: float = 0.5) -> Tensor:
-    """``y_true == (y_pred > threshold)`` element-wise, bool of the inputs' (common) shape."""
-    out = binary("triton binary_hits", y_true, y_pred, threshold, None, hits=True)
-    assert out is not None
-    return out
-
-
-def binary_count(y_true: Tensor, y_pred: Tensor, threshold: float, total_out: Tensor, *, count_out: Tensor | None = None,
-                 weight: Tensor | None = None) -> None:
-    """:func:`binary_hits` reduced in the kernel: hits over all elements (one per sample for
-    (N,) or (N, 1) inputs; for (N, T) inputs Keras averages each sample first)."""
-    name = "triton binary_count"
-    device = y_pred.device if isinstance(y_pred, Tensor) else torch.device("cpu")
-    _kernels(name, device)
-    n = y_pred.numel() if isinstance(y_pred, Tensor) else 0
-    binary(name, y_true, y_pred, threshold, Reduction(name, device, n, total_out, count_out, None, weight))
 
 
 # Casts the kernel may do itself: every value of the source dtype is exact in the target.
@@ -616,19 +509,3 @@ def equal(name: str, y_true: Tensor, y_pred: Tensor, red: Reduction | None, hits
     return out.view(torch.bool).view(y_pred.shape) if out is not None else None
 
 
-def equal_hits(y_true: Tensor, y_pred: Tensor) -> Tensor:
-    """``y_true == y_pred`` element-wise after Keras's cast of y_true to y_pred's dtype and
-    TensorFlow's flush of subnormals, bool of the inputs' (common) shape."""
-    out = equal("triton equal_hits", y_true, y_pred, None, hits=True)
-    assert out is not None
-    return out
-
-
-def equal_count(y_true: Tensor, y_pred: Tensor, total_out: Tensor, *, count_out: Tensor | None = None,
-                weight: Tensor | None = None) -> None:
-    """:func:`equal_hits` reduced in the kernel into the states (hits over all elements)."""
-    name = "triton equal_count"
-    device = y_pred.device if isinstance(y_pred, Tensor) else torch.device("cpu")
-    _kernels(name, device)
-    n = y_pred.numel() if isinstance(y_pred, Tensor) else 0
-    equal(name, y_true, y_pred, Reduction(name, device, n, total_out, count_out, None, weight))

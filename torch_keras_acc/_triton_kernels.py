@@ -1,4 +1,4 @@
-"""The ``@triton.jit`` kernels behind :mod:`torch_keras_acc._triton` (import that module, not this one).
+"""The ``@triton.jit`` kernels behind ``_triton`` (import that module, not this one).
 
 This file imports triton unconditionally; ``_triton`` imports it only when triton
 is installed. ``_triton`` loads it twice: once as a normal module (kernels compiled
