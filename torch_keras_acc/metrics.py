@@ -2,6 +2,9 @@
 
 Each class names its kernel's spec (:data:`torch_keras_acc.functional.SPECS`)
 on the shared weighted mean; positional arguments follow the Keras constructors.
+``label_cast="keras3"`` (keyword-only, on the metrics Keras 3 casts class ids
+for) reproduces Keras 3's cast of labels and the predicted index to the scores'
+dtype; the default, ``"exact"``, compares class ids exactly.
 
 Example:
     >>> from torch_keras_acc import SparseCategoricalAccuracy
@@ -55,8 +58,8 @@ class CategoricalAccuracy(KerasMeanMetric):
 
     spec = SPECS["categorical_accuracy"]
 
-    def __init__(self, name: str = "categorical_accuracy", dtype: Any = None, **kwargs: Any) -> None:
-        super().__init__(name, dtype, **kwargs)
+    def __init__(self, name: str = "categorical_accuracy", dtype: Any = None, *, label_cast: str = "exact", **kwargs: Any) -> None:
+        super().__init__(name, dtype, {"label_cast": label_cast}, **kwargs)
 
 
 class SparseCategoricalAccuracy(KerasMeanMetric):
@@ -64,8 +67,8 @@ class SparseCategoricalAccuracy(KerasMeanMetric):
 
     spec = SPECS["sparse_categorical_accuracy"]
 
-    def __init__(self, name: str = "sparse_categorical_accuracy", dtype: Any = None, **kwargs: Any) -> None:
-        super().__init__(name, dtype, **kwargs)
+    def __init__(self, name: str = "sparse_categorical_accuracy", dtype: Any = None, *, label_cast: str = "exact", **kwargs: Any) -> None:
+        super().__init__(name, dtype, {"label_cast": label_cast}, **kwargs)
 
 
 class TopKCategoricalAccuracy(KerasMeanMetric):
@@ -88,6 +91,8 @@ class SparseTopKCategoricalAccuracy(KerasMeanMetric):
         name: str = "sparse_top_k_categorical_accuracy",
         dtype: Any = None,
         from_sorted_ids: bool = False,
+        *,
+        label_cast: str = "exact",
         **kwargs: Any,
     ) -> None:
-        super().__init__(name, dtype, {"k": k, "from_sorted_ids": from_sorted_ids}, **kwargs)
+        super().__init__(name, dtype, {"k": k, "from_sorted_ids": from_sorted_ids, "label_cast": label_cast}, **kwargs)

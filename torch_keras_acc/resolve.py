@@ -39,6 +39,7 @@ from typing import Any, Literal, Mapping
 from torch import Tensor
 
 from torch_keras_acc._convert import ArrayLike, to_tensor
+from torch_keras_acc._keras3_cast import check_label_cast
 from torch_keras_acc._mean import KerasMeanMetric
 from torch_keras_acc._spec import KernelSpec
 
@@ -146,6 +147,9 @@ class KerasAccuracy(KerasMeanMetric):
             ``BCEWithLogitsLoss`` resolve to categorical accuracy in Keras).
         semantics: ``"keras3"`` (Keras 3 and tf.keras >= 2.2) or ``"legacy"``
             (Keras <= 2.2, tf.keras <= 2.1).
+        label_cast: keyword-only, ``"exact"`` (default) or ``"keras3"``: passed to the
+            variant when it takes one (sparse and categorical accuracy), see
+            :class:`~torch_keras_acc.SparseCategoricalAccuracy`. Keras 3 semantics only.
 
     The choice is exposed as ``metric.variant`` (a class) and in ``repr``. Keras
     resolves once, when it traces the model, so a later batch that differs only in
@@ -157,12 +161,20 @@ class KerasAccuracy(KerasMeanMetric):
 
     spec = None  # resolved per batch: see _batch_spec
 
-    def __init__(self, name: str = "accuracy", dtype: Any = None, loss: Any = None, semantics: Semantics = "keras3", **kwargs: Any) -> None:
+    def __init__(
+        self, name: str = "accuracy", dtype: Any = None, loss: Any = None, semantics: Semantics = "keras3", *, label_cast: str = "exact", **kwargs: Any
+    ) -> None:
         if semantics not in SEMANTICS:
             raise ValueError(f"{name}: semantics must be one of {SEMANTICS}, got {semantics!r}")
-        super().__init__(name, dtype, identity=(semantics, loss_kind(loss)), **kwargs)
+        label_cast = check_label_cast(name, label_cast)
+        if semantics == "legacy" and label_cast != "exact":
+            raise ValueError(f"{name}: label_cast={label_cast!r} reproduces Keras 3's cast; semantics='legacy' (Keras <= 2.2) takes label_cast='exact' only")
+        # label_cast joins the identity only when set, so a default metric's identity is unchanged.
+        identity = (semantics, loss_kind(loss)) + ((label_cast,) if label_cast != "exact" else ())
+        super().__init__(name, dtype, identity=identity, **kwargs)
         self.loss = loss
         self.semantics = semantics
+        self.label_cast = label_cast
         self.variant: type[KerasMeanMetric] | None = None
         self._resolved_shapes: tuple | None = None  # the first batch's shapes but for the batch axis
 
@@ -189,7 +201,9 @@ class KerasAccuracy(KerasMeanMetric):
                 f"{self.name}: ignore_index applies to integer class labels, but this batch (y_true {tuple(y_true.shape)}, "
                 f"y_pred {tuple(y_pred.shape)}) resolves to {chosen.__name__}"
             )
-        return spec, spec.defaults  # the string takes no arguments: each variant's Keras defaults
+        if "label_cast" in spec.config:  # the string takes no Keras arguments; label_cast is ours
+            return spec, {**spec.defaults, "label_cast": self.label_cast}
+        return spec, spec.defaults  # each variant's Keras defaults
 
     def _accepted(self, spec: KernelSpec, y_true: Tensor, y_pred: Tensor) -> None:
         from torch_keras_acc import registry
@@ -222,6 +236,8 @@ class KerasAccuracy(KerasMeanMetric):
         config = super().get_config()
         if self.semantics != "keras3":
             config["semantics"] = self.semantics
+        if self.label_cast != "exact":
+            config["label_cast"] = self.label_cast
         return config
 
     def _config_for_keras(self) -> dict[str, Any]:
