@@ -31,7 +31,7 @@ from torch_keras_acc._compat import CompatMetric, accumulator_dtype, add_to, is_
 from torch_keras_acc._convert import ArrayLike, dtype_name, resolve_dtype, to_tensor
 from torch_keras_acc._pitfalls import KerasPitfallWarning
 from torch_keras_acc._spec import KernelSpec
-from torch_keras_acc._tf_ops import squeeze_or_expand_to_same_rank
+from torch_keras_acc._tf_ops import flush_subnormal, squeeze_or_expand_to_same_rank
 
 OnInvalid = Literal["warn", "raise", "ignore"]
 ON_INVALID = ("warn", "raise", "ignore")
@@ -262,6 +262,8 @@ class KerasMeanMetric(CompatMetric):
         y_true = to_tensor(target, "y_true", self.name, self.device)
         spec, config = self._batch_spec(y_true, y_pred)
         weight = None if sample_weight is None else to_tensor(sample_weight, "sample_weight", self.name, self.device)
+        if weight is not None and weight.is_floating_point():
+            weight = flush_subnormal(weight)  # TensorFlow's FTZ: a subnormal float32 weight counts as 0, in total and count
         sums = None
         if spec.fused is not None and mask is None and self.ignore_index is None and self.dtype_config.is_floating_point:
             sums = spec.fused(y_true, y_pred, config, weight)  # one launch, or None: this batch takes the hits path

@@ -184,7 +184,10 @@ class KerasAccuracy(KerasMeanMetric):
         # batch size once a batch is partial. So a batch whose shapes differ from the
         # first one only in the batch axis (a last batch of one sample, say) keeps the
         # variant; only other ranks or class counts are resolved again.
-        if self.variant is not None and _non_batch_shapes(y_true, y_pred) == self._resolved_shapes:
+        # An empty batch (e.g. `[]`, shape (0,) whatever it stands for) goes to the resolved variant,
+        # as it would to the metric object Keras built; that variant accepts or rejects it.
+        empty = y_true.numel() == 0 and y_pred.numel() == 0
+        if self.variant is not None and (empty or _non_batch_shapes(y_true, y_pred) == self._resolved_shapes):
             chosen = self.variant
         else:
             chosen = resolve_accuracy(y_true, y_pred, self.loss, self.semantics)
