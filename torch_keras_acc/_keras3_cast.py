@@ -10,9 +10,10 @@ int8 scores they wrap (768 -> 0). Our default (``label_cast="exact"``) compares
 class ids exactly; ``"keras3"`` reproduces this cast, as TensorFlow computes it:
 
 * to a float dtype: rounded to nearest, then TensorFlow's flush-to-zero;
-* to an integer dtype: floats truncated toward zero, then wrapped (two's
-  complement) like every integer narrowing; a non-finite float or one beyond
-  int64 has no defined cast in TensorFlow (C++ undefined behaviour): a miss here;
+* to an integer dtype: integers wrap (two's complement), floats are truncated
+  toward zero; a float outside the integer dtype's range (or not finite) has no
+  defined cast (C++ undefined behaviour: TensorFlow saturates or wraps depending
+  on the tensor's size): a miss here;
 * to bool: non-zero is True (a subnormal float is zero first, FTZ).
 
 Example:
@@ -74,9 +75,12 @@ def keras3_cast(x: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor | None]:
         return (flush_subnormal(x) != 0) if x.is_floating_point() else (x != 0), None
     if not x.is_floating_point():
         return x.to(dtype), None  # integer narrowing wraps, in torch as in TensorFlow
-    defined = torch.isfinite(x) & (x.abs() < 2.0**63)
-    safe = torch.where(defined, x, torch.zeros_like(x)).trunc()
-    return safe.to(torch.int64).to(dtype), defined
+    info = torch.iinfo(dtype)
+    t = x.trunc()
+    # Outside the integer range C++ leaves the cast undefined, and TensorFlow's answer depends on
+    # the tensor's size (its vectorized kernel saturates, its scalar path wraps): a miss here.
+    defined = torch.isfinite(t) & (t >= info.min) & (t <= info.max)
+    return torch.where(defined, t, torch.zeros_like(t)).to(dtype), defined
 
 
 def keras3_equal(name: str, labels: Tensor, index: Tensor, scores_dtype: torch.dtype) -> Tensor:

@@ -130,8 +130,8 @@ def accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.device | Non
         tensor([0., 1., 1., 1.])
     """
     y_true, y_pred = _inputs("accuracy", y_true, y_pred, device)
-    if y_pred.dtype == torch.bool and y_true.is_floating_point():
-        y_true = flush_subnormal(y_true)  # TensorFlow's cast to bool reads a subnormal as 0 (FTZ): False
+    if y_pred.dtype == torch.bool:
+        y_true = _flushed_for_bool(y_true)
     y_true = y_true.to(y_pred.dtype)
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     y_true, y_pred = flush_subnormal(y_true), flush_subnormal(y_pred)
@@ -185,12 +185,18 @@ def _class_ids(labels: Tensor, scores_dtype: torch.dtype) -> Tensor:
     if scores_dtype.is_floating_point:
         cast = flush_subnormal(labels.to(scores_dtype)).to(torch.float64)
     elif scores_dtype == torch.bool:
-        cast = (flush_subnormal(labels) != 0).to(torch.float64)  # to bool: any non-zero label is True, class 1 (a subnormal is 0: FTZ)
+        cast = (_flushed_for_bool(labels) != 0).to(torch.float64)  # to bool: any non-zero label is True, class 1
     else:
         cast = labels.trunc().to(torch.float64)  # TensorFlow's float -> int cast truncates
     if not scores_dtype.is_floating_point:  # a NaN label stays NaN: a miss (its integer cast is undefined)
         cast = torch.where(torch.isnan(labels), labels.to(torch.float64), cast)
     return torch.where(integral, labels.to(torch.float64), cast)
+
+
+def _flushed_for_bool(x: Tensor) -> Tensor:
+    """``x`` as TensorFlow's cast to bool reads it: a float32 or float64 subnormal is 0 (FTZ), so
+    False; a bfloat16 one is True (that cast reads the bits: keras_edges.json)."""
+    return flush_subnormal(x) if x.dtype in (torch.float32, torch.float64) else x
 
 
 def _compare_labels(name: str, labels: Tensor, index: Tensor, scores_dtype: torch.dtype, label_cast: str = "exact") -> Tensor:
