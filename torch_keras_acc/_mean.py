@@ -280,7 +280,9 @@ class KerasMeanMetric(CompatMetric):
             weight = apply_mask(self.name, weight, keep)
             sums = weighted_sums(self.name, hits, weight, integer=not self.dtype_config.is_floating_point)
             if keep is not None and spec.invalid_labels is not None:  # class-id kernels: one hit per label
-                keep = torch.broadcast_to(keep, hits.shape).reshape(y_true.shape)
+                # (a mask (N, 1) against hits squeezed to (N,), as when T = 1: the same samples)
+                keep = keep.reshape(hits.shape) if keep.numel() == hits.numel() else torch.broadcast_to(keep, hits.shape)
+                keep = keep.reshape(y_true.shape)
         total, count = sums
         invalid = None
         if spec.invalid_labels is not None:
