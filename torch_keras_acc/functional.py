@@ -12,6 +12,9 @@ Deliberate differences from Keras, all documented in the README:
   that cast would change an integral label (float16 scores: labels above 2048;
   int8 scores: labels above 127), which would merge two class ids: those are
   compared with the predicted index exactly. Non-finite labels are misses.
+  ``label_cast="keras3"`` (sparse, categorical and sorted-ids kernels) casts
+  labels and the predicted index to the scores' dtype as Keras 3 does
+  (``_keras3_cast.py``): the number in a Keras 3 log.
 * Top-k accepts every float and integer dtype; Keras on TensorFlow only float32.
 
 Example:
