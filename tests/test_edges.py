@@ -111,6 +111,12 @@ def test_label_cast_keras3_equals_raw_keras(case):
 
 # -- the vocabulary cases: one-hot logits built from labels and predicted ids ---------------
 def _vocab_inputs(v: dict, dtype: str):
+    return _vocab_inputs_of(v["id"], dtype)
+
+
+@lru_cache(maxsize=None)  # built once per case and dtype (never mutated by the tests)
+def _vocab_inputs_of(case_id: str, dtype: str):
+    v = next(x for x in edges()["vocab"] if x["id"] == case_id)
     labels, predicted = torch.tensor(v["labels"]), torch.tensor(v["predicted"])
     n, c = len(labels), v["classes"]
     logits = torch.zeros(n, c)
