@@ -21,7 +21,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 # The generator imports TensorFlow; it is run by hand, never collected.
 collect_ignore = [
     "fixtures/generate.py", "fixtures/gen_accuracy_string.py", "fixtures/gen_examples.py", "fixtures/gen_masks.py",
-    "fixtures/gen_collection.py", "fixtures/fuzz.py", "fixtures/gen_keras_models.py", "fixtures/gen_wrapper.py",
+    "fixtures/gen_collection.py", "fixtures/gen_edges.py", "fixtures/fuzz.py", "fixtures/gen_keras_models.py", "fixtures/gen_wrapper.py",
 ]
 
 # Keras's function name -> our class, for the six metrics (from the one registry).

@@ -317,9 +317,10 @@ def fused_sums(
     ``_fused.PLANNERS[spec.fused]`` maps the batch onto one launch (shapes, every weight form,
     ``mask``, ``ignore_index``) or declines. ``reference``: this batch's sums on the reference path,
     for the first-use check of kernel x dtype x device (``_verify.py``). Not for an ``integer``
-    result dtype, whose weights Keras truncates.
+    result dtype, whose weights Keras truncates, nor for ``label_cast="keras3"`` (the kernels
+    compare class ids exactly).
     """
-    if spec.fused is None or integer or not triton_in_force(y_pred.device):
+    if spec.fused is None or integer or config.get("label_cast") == "keras3" or not triton_in_force(y_pred.device):
         return None
     sums = _fused.PLANNERS[spec.fused](y_true, y_pred, config, weight, mask, ignore_index, states, reference, spec.hits)
     if sums is not None:

@@ -29,6 +29,7 @@ from torch_keras_acc._options import OnInvalid, check_option_names, option_repr
 from torch_keras_acc._plot import plot_accuracy
 from torch_keras_acc._reduction import divide_no_nan, weighted_sums
 from torch_keras_acc._spec import KernelSpec
+from torch_keras_acc._tf_rules import flush_subnormal
 from torch_keras_acc._warn import warn_user
 
 ON_INVALID = ("warn", "raise", "ignore")
@@ -116,6 +117,8 @@ class KerasMeanMetric(CompatMetric):
         y_true = to_tensor(target, "y_true", self.name, self.device)
         spec, config = self._batch_spec(y_true, y_pred)
         weight = None if sample_weight is None else to_tensor(sample_weight, "sample_weight", self.name, self.device)
+        if weight is not None and weight.is_floating_point():
+            weight = flush_subnormal(weight)  # TensorFlow's FTZ: a subnormal float32 weight counts as 0, in total and count
         integer = not self.dtype_config.is_floating_point
         # One launch that adds into the states in-kernel (invalid labels too), or None: the hits path.
         sums = fused_sums(spec, y_true, y_pred, config, weight, mask=mask, ignore_index=self.ignore_index, integer=integer,
@@ -141,7 +144,8 @@ class KerasMeanMetric(CompatMetric):
         keep = keep_positions(self.name, y_true, hits, mask, self.ignore_index)
         total, count = weighted_sums(self.name, hits, apply_mask(self.name, weight, keep), integer=not self.dtype_config.is_floating_point)
         if keep is not None and spec.invalid_labels is not None:  # class-id kernels: one hit per label
-            keep = torch.broadcast_to(keep, hits.shape).reshape(y_true.shape)
+            # (a mask (N, 1) against hits squeezed to (N,), as when T = 1: the same samples)
+            keep = (keep.reshape(hits.shape) if keep.numel() == hits.numel() else torch.broadcast_to(keep, hits.shape)).reshape(y_true.shape)
         return total, count, None if spec.invalid_labels is None else spec.invalid_labels(y_true, y_pred, config, keep)
 
     def compute(self) -> Tensor:

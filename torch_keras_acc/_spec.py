@@ -10,9 +10,9 @@ Example:
     >>> from torch_keras_acc.functional import SPECS
     >>> spec = SPECS["sparse_top_k_categorical_accuracy"]
     >>> spec.labels, list(spec.config)
-    ('class_ids', ['k', 'from_sorted_ids'])
+    ('class_ids', ['k', 'from_sorted_ids', 'label_cast'])
     >>> spec.check_config("top_k", {"k": 3, "from_sorted_ids": 0})
-    {'k': 3, 'from_sorted_ids': False}
+    {'k': 3, 'from_sorted_ids': False, 'label_cast': 'exact'}
 """
 
 from __future__ import annotations

@@ -169,12 +169,18 @@ def class_ids(labels: Tensor, scores_dtype: torch.dtype) -> Tensor:
     if scores_dtype.is_floating_point:
         cast = flush_subnormal(labels.to(scores_dtype)).to(torch.float64)
     elif scores_dtype == torch.bool:
-        cast = (labels != 0).to(torch.float64)  # to bool: any non-zero label is True, class 1
+        cast = (bool_operand(labels) != 0).to(torch.float64)  # to bool: any non-zero label is True, class 1
     else:
         cast = labels.trunc().to(torch.float64)  # TensorFlow's float -> int cast truncates
     if not scores_dtype.is_floating_point:  # a NaN label stays NaN: a miss (its integer cast is undefined)
         cast = torch.where(torch.isnan(labels), labels.to(torch.float64), cast)
     return torch.where(integral, labels.to(torch.float64), cast)
+
+
+def bool_operand(x: Tensor) -> Tensor:
+    """``x`` as TensorFlow's cast to bool reads it: a float32 or float64 subnormal is 0 (FTZ), so
+    False; a bfloat16 one is True (that cast reads the bits: keras_edges.json)."""
+    return flush_subnormal(x) if x.dtype in (torch.float32, torch.float64) else x
 
 
 def label_index(labels: Tensor) -> Tensor:

@@ -6,6 +6,12 @@ applies, what scikit-learn's ``accuracy_score`` and torchmetrics' ``Accuracy``
 report (computed with the real libraries when installed), one line per
 difference saying why, and the common mistakes the inputs show.
 
+Every "Keras" number is what Keras 3 itself reports. Where a documented
+deliberate difference changes it (e.g. Keras 3's cast of class ids to bfloat16
+scores), the report shows Keras 3's number, ours beside it (``ours``, the
+``torch_keras_acc`` rows), and a line saying why and which argument reproduces
+Keras (see ``_keras_itself.py``).
+
 Example:
     >>> import torch_keras_acc as tka
     >>> report = tka.explain([[1], [0], [1], [0]], [[0.9], [0.6], [0.4], [0.1]])
@@ -30,6 +36,7 @@ from torch_keras_acc import functional as F
 from torch_keras_acc import registry
 from torch_keras_acc._losses import check_loss_name
 from torch_keras_acc._convert import ArrayLike, to_tensor
+from torch_keras_acc._keras_itself import keras3_itself
 from torch_keras_acc._mean import KerasMeanMetric
 from torch_keras_acc._tf_rules import label_index
 from torch_keras_acc.resolve import Semantics, resolve_accuracy
@@ -62,7 +69,8 @@ class AccuracyReport:
     problem: str  # "binary", "multiclass", "multilabel"
     keras3: dict[str, Any]
     legacy: dict[str, Any]
-    variants: dict[str, float] = field(default_factory=dict)
+    variants: dict[str, Any] = field(default_factory=dict)  # Keras 3's own numbers (an error's name where it raises)
+    ours: dict[str, float] = field(default_factory=dict)  # ours, for the rows where a documented difference changes it
     external: dict[str, Any] = field(default_factory=dict)
     differences: list[str] = field(default_factory=list)
     mistakes: list[str] = field(default_factory=list)
@@ -77,8 +85,13 @@ class AccuracyReport:
 
     def __str__(self) -> str:
         rows = [("Keras 3 'accuracy'", self.keras3["metric"], self.keras3["value"])]
+        if "ours" in self.keras3:  # a documented difference: Keras 3's own number above, ours here
+            rows.append(("torch_keras_acc", self.keras3["metric"], self.keras3["ours"]))
         rows.append(("Keras <= 2.2 'accuracy'", self.legacy["metric"], self.legacy["value"]))
-        rows += [("Keras variant", name, v) for name, v in self.variants.items()]
+        for name, v in self.variants.items():
+            rows.append(("Keras variant", name, v))
+            if name in self.ours:
+                rows.append(("torch_keras_acc", name, self.ours[name]))
         rows += [("other library", name, v) for name, v in self.external.items()]
         w0 = max(len(r[0]) for r in rows)
         w1 = max(len(r[1]) for r in rows)
@@ -139,10 +152,16 @@ def explain(
 
     logits = bool(yp.is_floating_point() and yp.numel() and ((yp < 0).any() or (yp > 1).any()))
     try:
-        report = AccuracyReport(list(yt.shape), list(yp.shape), problem, resolved("keras3"), resolved("legacy"))
+        report = AccuracyReport(list(yt.shape), list(yp.shape), problem, {}, resolved("legacy"))
+        chosen = resolve_accuracy(yt, yp, loss=loss, semantics="keras3")
+        # Keras 3's own numbers (what its logs show); ours beside them where a documented difference applies.
+        report.keras3 = {"metric": chosen.__name__, "value": _keras3_number(report, "Keras 3 'accuracy'", chosen, {}, yt, yp, sw)}
+        if "Keras 3 'accuracy'" in report.ours:
+            report.keras3["ours"] = report.ours.pop("Keras 3 'accuracy'")
         for label, cls, config, optional in _rows(problem, binary_like, same_shape, c, logits, threshold):
+            keras3 = registry.by_class(cls) is not None and registry.by_class(cls).family == "keras" and not optional
             try:
-                report.variants[label] = _value(_quiet(cls, **config), yt, yp, sw)
+                report.variants[label] = _keras3_number(report, label, cls, config, yt, yp, sw) if keras3 else _value(_quiet(cls, **config), yt, yp, sw)
             except ValueError:
                 if not optional:  # only element-wise equality may refuse shapes the others take
                     raise
@@ -186,6 +205,19 @@ def _rows(
         order = 0 if binary else (2 if spec.labels == "elementwise" else 1)
         rows += [(order, entry.row.format(**config), entry.cls, config) for config in configs]
     return [(label, cls, config, order == 2) for order, label, cls, config in sorted(rows, key=lambda r: r[0])]
+
+
+def _keras3_number(
+    report: AccuracyReport, row: str, cls: type[KerasMeanMetric], config: dict[str, Any], yt: Tensor, yp: Tensor, sw: Tensor | None
+) -> float | str:
+    """Keras 3's own number for a row (``_keras_itself``); where a documented difference changes it,
+    ours goes to ``report.ours`` and one line per difference to ``report.differences``."""
+    view = keras3_itself(cls, config, yt, yp, sw)
+    if view.differences:
+        report.ours[row] = view.ours
+        for d in view.differences:
+            report.differences.append(f"{row}: Keras 3 reports {_fmt(view.keras3)}, torch_keras_acc {view.ours:.4f}: {d.why}")
+    return view.keras3
 
 
 def _multi_hot(y: Tensor) -> bool:
@@ -293,9 +325,12 @@ def _differences(report: AccuracyReport, loss: Any, logits: bool, threshold: flo
     for name, value in report.external.items():
         if _close(value, k3["value"]):
             continue
-        same = [v for v, x in report.variants.items() if _close(x, value)]
+        same = [v for v, x in report.variants.items() if isinstance(x, float) and _close(x, value)]
         also = f" (it equals Keras's {same[0]})" if same else ""
-        d.append(f"{name} = {value:.4f} vs Keras 'accuracy' {k3['value']:.4f}: {_cause(name, report, logits, threshold)}{also}.")
+        cause = _cause(name, report, logits, threshold)
+        if "ours" in k3 and _close(k3["ours"], value) and "macro" not in name:
+            cause, also = "it compares class ids exactly, as torch_keras_acc does; Keras 3's cast of the ids explains the gap (see above)", ""
+        d.append(f"{name} = {value:.4f} vs Keras 'accuracy' {k3['value']:.4f}: {cause}{also}.")
 
 
 def _mistakes(report: AccuracyReport, yt: Tensor, yp: Tensor, threshold: float) -> None:

@@ -39,8 +39,9 @@ from torch_keras_acc import _pitfalls as P
 from torch_keras_acc._compat import is_compiling
 from torch_keras_acc._convert import ArrayLike, to_tensor
 from torch_keras_acc._dispatch import argmax_last, flush_values, in_top_k, invalid_count
+from torch_keras_acc._keras3_cast import check_label_cast, keras3_equal, keras3_int32_labels, label_cast_rule
 from torch_keras_acc._spec import KernelSpec
-from torch_keras_acc._tf_rules import class_ids, compare_dtype, label_index, squeeze_or_expand_to_same_rank, threshold_operand
+from torch_keras_acc._tf_rules import bool_operand, class_ids, compare_dtype, flush_subnormal, label_index, squeeze_or_expand_to_same_rank, threshold_operand
 
 __all__ = [
     "SPECS",
@@ -129,6 +130,8 @@ def accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.device | Non
         tensor([0., 1., 1., 1.])
     """
     y_true, y_pred = _inputs("accuracy", y_true, y_pred, device)
+    if y_pred.dtype == torch.bool:
+        y_true = bool_operand(y_true)  # TensorFlow's cast to bool reads a flushed float32 subnormal as False
     # An integer cast to a float is 0 or at least 1 in magnitude: only float labels can flush.
     float_labels = y_true.is_floating_point()
     y_true = y_true.to(y_pred.dtype)
@@ -172,8 +175,11 @@ def _threshold_value(threshold: float, cmp_dtype: torch.dtype) -> float:
     return float(threshold_operand(threshold, cmp_dtype))
 
 
-def _compare_labels(name: str, labels: Tensor, index: Tensor, scores_dtype: torch.dtype) -> Tensor:
-    """``labels == index`` with Keras's label cast (``_tf_rules.class_ids``), exactly."""
+def _compare_labels(name: str, labels: Tensor, index: Tensor, scores_dtype: torch.dtype, label_cast: str = "exact") -> Tensor:
+    """``labels == index`` with Keras's label cast (``_tf_rules.class_ids``), exactly; with
+    ``label_cast="keras3"``, both cast to the scores' dtype as Keras 3 does (``_keras3_cast``)."""
+    if label_cast == "keras3":
+        return keras3_equal(name, labels, index, scores_dtype)
     ids = class_ids(labels, scores_dtype)
     return _equal(name, ids, index.to(ids.dtype), "y_true and argmax(y_pred)")
 
@@ -188,12 +194,15 @@ def _check_classes(name: str, x: Tensor, what: str) -> None:
 
 
 @_float32_values
-def categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.device | None = None) -> Tensor:
+def categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, label_cast: str = "exact", device: torch.device | None = None) -> Tensor:
     """How often ``argmax(y_pred)`` equals ``argmax(y_true)`` over the last axis
     (``keras.metrics.CategoricalAccuracy``).
 
     y_true is one-hot (or label-smoothed) with classes on the last axis; the
     first index wins ties; NaN scores are never picked (TensorFlow's argmax).
+    ``label_cast="keras3"`` casts both indices to the scores' dtype first, as
+    Keras 3 does (float16 scores: index 2049 equals 2048); the default compares
+    them exactly.
 
     Example:
         >>> categorical_accuracy([[0, 0, 1], [0, 1, 0]], [[0.1, 0.9, 0.8], [0.05, 0.95, 0]])
@@ -210,18 +219,24 @@ def categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.
         labels = _squeeze_last(name, labels, "argmax(y_true)")
     # Keras casts both indices to the scores' dtype; that cast can only merge two
     # class ids (e.g. float16 beyond 2048), so the indices are compared exactly.
-    matches = _equal(name, labels, argmax_last(y_pred), "argmax(y_true) and argmax(y_pred)")
+    if label_cast == "keras3":
+        matches = keras3_equal(name, labels, argmax_last(y_pred), y_pred.dtype)
+    else:
+        matches = _equal(name, labels, argmax_last(y_pred), "argmax(y_true) and argmax(y_pred)")
     return matches.reshape(shape) if reshape else matches
 
 
 @_float32_values
-def sparse_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device: torch.device | None = None) -> Tensor:
+def sparse_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, label_cast: str = "exact", device: torch.device | None = None) -> Tensor:
     """How often ``argmax(y_pred)`` equals the integer label
     (``keras.metrics.SparseCategoricalAccuracy``).
 
     y_true has shape (N,), (N, 1) or, for sequences, (N, T) / (N, T, 1); a
     trailing axis of size 1 is squeezed from the result. Float labels are
-    accepted; a non-integral or out-of-range label is a miss.
+    accepted; a non-integral or out-of-range label is a miss. Labels whose cast
+    to the scores' dtype would change them are compared exactly, unless
+    ``label_cast="keras3"``: then labels and the predicted index are cast to the
+    scores' dtype, as Keras 3 does (bfloat16 scores: label 257 equals 256).
 
     Example:
         >>> sparse_categorical_accuracy([[2], [1]], [[0.1, 0.6, 0.3], [0.05, 0.95, 0]])
@@ -234,7 +249,7 @@ def sparse_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, *, device:
     if reshape:
         y_true = y_true.squeeze(-1)
     _check_classes(name, y_pred, "y_pred")
-    matches = _compare_labels(name, y_true, argmax_last(y_pred), y_pred.dtype)
+    matches = _compare_labels(name, y_true, argmax_last(y_pred), y_pred.dtype, label_cast)
     if reshape:
         matches = matches.reshape(shape)
     if matches.ndim > 1 and matches.shape[-1] == 1:
@@ -294,6 +309,7 @@ def sparse_top_k_categorical_accuracy(
     k: int = 5,
     from_sorted_ids: bool = False,
     *,
+    label_cast: str = "exact",
     device: torch.device | None = None,
 ) -> Tensor:
     """How often the integer label is among the top k scores
@@ -301,7 +317,9 @@ def sparse_top_k_categorical_accuracy(
 
     Float labels are truncated toward zero first (Keras casts them to int32).
     With ``from_sorted_ids=True``, y_pred holds class ids sorted by score and a
-    hit is the label appearing among its first k columns.
+    hit is the label appearing among its first k columns. ``label_cast="keras3"``
+    casts the labels as Keras 3 does: to the ids' dtype with ``from_sorted_ids``
+    (float16 ids: label 2049 equals 2048), else to int32 (int64 labels wrap).
 
     Example:
         >>> sparse_top_k_categorical_accuracy([2, 1], [[0.1, 0.9, 0.8], [0.05, 0.95, 0]], k=1)
@@ -313,14 +331,20 @@ def sparse_top_k_categorical_accuracy(
     y_true, y_pred = _inputs(name, y_true, y_pred, device)
     k = _check_k(name, k)
     if not from_sorted_ids:
-        return _top_k(name, label_index(y_true), y_pred, k)
+        labels = keras3_int32_labels(y_true) if label_cast == "keras3" else y_true
+        return _top_k(name, label_index(labels), y_pred, k)
     if y_true.ndim == 0:
         raise ValueError(f"{name}: y_true is a scalar; from_sorted_ids=True needs one label per row of y_pred, e.g. shape (N,)")
     _check_batch(name, y_true, y_pred)
     shape = y_true.shape
     ids = y_pred.reshape(y_true.numel(), y_pred.shape[-1])[:, :k]  # Python's slice, as Keras's: k=-1 drops the last
-    # Keras casts the labels to the ids' dtype first (``_tf_rules.class_ids``).
+    if label_cast == "keras3":
+        return keras3_equal(name, y_true.reshape(-1, 1), ids, y_pred.dtype).any(dim=1).reshape(shape)
+    # Keras casts the labels to the ids' dtype first (``_tf_rules.class_ids``); the ids are compared
+    # as they are (never truncated: float id 1.5 matches no label), subnormals flushed (FTZ).
     labels = class_ids(y_true.reshape(-1, 1), y_pred.dtype)
+    if labels.is_floating_point() or ids.is_floating_point():
+        labels, ids = labels.to(torch.float64), flush_subnormal(ids).to(torch.float64)
     return (labels == ids.to(labels.dtype)).any(dim=1).reshape(shape)
 
 
@@ -386,15 +410,26 @@ SPECS: dict[str, KernelSpec] = {
             fused="binary",
         ),
         KernelSpec(
-            "categorical_accuracy", categorical_accuracy.hits, "one_hot", shape_rules=P.ONE_HOT_RULES, value_rules=P.ONE_HOT_VALUE_RULES,
+            "categorical_accuracy",
+            categorical_accuracy.hits,
+            "one_hot",
+            config={"label_cast": check_label_cast},
+            defaults={"label_cast": "exact"},
+            shape_rules=P.ONE_HOT_RULES,
+            value_rules=(*P.ONE_HOT_VALUE_RULES, label_cast_rule(categorical_accuracy.hits)),
+            omit_default=("label_cast",),  # ours, not Keras's: written only when set
             fused="onehot_argmax",
         ),
         KernelSpec(
             "sparse_categorical_accuracy",
             sparse_categorical_accuracy.hits,
             "class_ids",
+            config={"label_cast": check_label_cast},
+            defaults={"label_cast": "exact"},
             shape_rules=P.CLASS_ID_RULES,
+            value_rules=(label_cast_rule(sparse_categorical_accuracy.hits),),
             invalid_labels=_class_id_labels,
+            omit_default=("label_cast",),  # ours, not Keras's: written only when set
             fused="sparse_argmax",
         ),
         KernelSpec(
@@ -411,12 +446,12 @@ SPECS: dict[str, KernelSpec] = {
             "sparse_top_k_categorical_accuracy",
             sparse_top_k_categorical_accuracy.hits,
             "class_ids",
-            config={"k": _check_k, "from_sorted_ids": _check_bool("from_sorted_ids")},
-            defaults={"k": 5, "from_sorted_ids": False},
+            config={"k": _check_k, "from_sorted_ids": _check_bool("from_sorted_ids"), "label_cast": check_label_cast},
+            defaults={"k": 5, "from_sorted_ids": False, "label_cast": "exact"},
             shape_rules=P.SORTED_IDS_AWARE_RULES,
-            value_rules=P.TOP_K_VALUE_RULES,
+            value_rules=(*P.TOP_K_VALUE_RULES, label_cast_rule(sparse_top_k_categorical_accuracy.hits)),
             invalid_labels=_class_id_labels,
-            omit_default=("from_sorted_ids",),  # Keras writes it only when True
+            omit_default=("from_sorted_ids", "label_cast"),  # Keras writes from_sorted_ids only when True; label_cast is ours
             fused="in_top_k",
         ),
     )

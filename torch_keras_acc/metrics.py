@@ -2,6 +2,9 @@
 
 Each class names its kernel's spec (``torch_keras_acc.functional.SPECS``)
 on the shared weighted mean; positional arguments follow the Keras constructors.
+``label_cast="keras3"`` (keyword-only, on the metrics Keras 3 casts class ids
+for) reproduces Keras 3's cast of labels and the predicted index to the scores'
+dtype; the default, ``"exact"``, compares class ids exactly.
 
 Example:
     >>> from torch_keras_acc import SparseCategoricalAccuracy
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from torch_keras_acc._keras3_cast import LabelCast
 from torch_keras_acc._mean import KerasMeanMetric
 from torch_keras_acc._options import MetricKwargs, OnInvalid, Unpack
 from torch_keras_acc.functional import SPECS
@@ -147,11 +151,12 @@ class CategoricalAccuracy(KerasMeanMetric):
         name: str = "categorical_accuracy",
         dtype: Any = None,
         *,
+        label_cast: LabelCast = "exact",
         on_invalid: OnInvalid = "warn",
         warn_pitfalls: bool = True,
         **kwargs: Unpack[MetricKwargs],
     ) -> None:
-        super().__init__(name, dtype, on_invalid=on_invalid, warn_pitfalls=warn_pitfalls, **kwargs)
+        super().__init__(name, dtype, {"label_cast": label_cast}, on_invalid=on_invalid, warn_pitfalls=warn_pitfalls, **kwargs)
 
 
 class SparseCategoricalAccuracy(KerasMeanMetric):
@@ -189,12 +194,13 @@ class SparseCategoricalAccuracy(KerasMeanMetric):
         name: str = "sparse_categorical_accuracy",
         dtype: Any = None,
         *,
+        label_cast: LabelCast = "exact",
         on_invalid: OnInvalid = "warn",
         warn_pitfalls: bool = True,
         ignore_index: int | None = None,
         **kwargs: Unpack[MetricKwargs],
     ) -> None:
-        super().__init__(name, dtype, on_invalid=on_invalid, warn_pitfalls=warn_pitfalls, ignore_index=ignore_index, **kwargs)
+        super().__init__(name, dtype, {"label_cast": label_cast}, on_invalid=on_invalid, warn_pitfalls=warn_pitfalls, ignore_index=ignore_index, **kwargs)
 
 
 class TopKCategoricalAccuracy(KerasMeanMetric):
@@ -278,9 +284,10 @@ class SparseTopKCategoricalAccuracy(KerasMeanMetric):
         dtype: Any = None,
         from_sorted_ids: bool = False,
         *,
+        label_cast: LabelCast = "exact",
         on_invalid: OnInvalid = "warn",
         warn_pitfalls: bool = True,
         ignore_index: int | None = None,
         **kwargs: Unpack[MetricKwargs],
     ) -> None:
-        super().__init__(name, dtype, {"k": k, "from_sorted_ids": from_sorted_ids}, on_invalid=on_invalid, warn_pitfalls=warn_pitfalls, ignore_index=ignore_index, **kwargs)
+        super().__init__(name, dtype, {"k": k, "from_sorted_ids": from_sorted_ids, "label_cast": label_cast}, on_invalid=on_invalid, warn_pitfalls=warn_pitfalls, ignore_index=ignore_index, **kwargs)

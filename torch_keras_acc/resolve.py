@@ -37,6 +37,7 @@ from torch import Tensor
 from torch_keras_acc import legacy, metrics
 from torch_keras_acc._convert import ArrayLike, to_tensor
 from torch_keras_acc._losses import check_loss_name
+from torch_keras_acc._keras3_cast import LabelCast, check_label_cast
 from torch_keras_acc._mean import KerasMeanMetric
 from torch_keras_acc._options import MetricKwargs, OnInvalid, Unpack, option_repr
 from torch_keras_acc._warn import warn_user
@@ -161,6 +162,9 @@ class KerasAccuracy(KerasMeanMetric):
             ``BCEWithLogitsLoss`` resolve to categorical accuracy in Keras).
         semantics: ``"keras3"`` (Keras 3 and tf.keras >= 2.2) or ``"legacy"``
             (Keras <= 2.2, tf.keras <= 2.1).
+        label_cast: keyword-only, ``"exact"`` (default) or ``"keras3"``: passed to the
+            variant when it takes one (sparse and categorical accuracy), see
+            [`SparseCategoricalAccuracy`][torch_keras_acc.SparseCategoricalAccuracy]. Keras 3 semantics only.
         on_invalid: what ``compute()`` does with sparse labels that are not integers in
             ``[0, C)``: warn once (``"warn"``), raise (``"raise"``) or nothing (``"ignore"``).
         warn_pitfalls: warn once ([`KerasPitfallWarning`][torch_keras_acc.KerasPitfallWarning])
@@ -188,6 +192,7 @@ class KerasAccuracy(KerasMeanMetric):
         loss: Any = None,
         semantics: Semantics = "keras3",
         *,
+        label_cast: LabelCast = "exact",
         on_invalid: OnInvalid = "warn",
         warn_pitfalls: bool = True,
         ignore_index: int | None = None,
@@ -196,12 +201,18 @@ class KerasAccuracy(KerasMeanMetric):
         if semantics not in SEMANTICS:
             raise ValueError(f"{name}: semantics must be one of {SEMANTICS}, got {semantics!r}")
         check_loss_name(loss, name)
+        label_cast = check_label_cast(name, label_cast)
+        if semantics == "legacy" and label_cast != "exact":
+            raise ValueError(f"{name}: label_cast={label_cast!r} reproduces Keras 3's cast; semantics='legacy' (Keras <= 2.2) takes label_cast='exact' only")
+        # label_cast joins the identity only when set, so a default metric's identity is unchanged.
+        identity = (semantics, loss_kind(loss)) + ((label_cast,) if label_cast != "exact" else ())
         super().__init__(
-            name, dtype, identity=(semantics, loss_kind(loss)),
+            name, dtype, identity=identity,
             on_invalid=on_invalid, warn_pitfalls=warn_pitfalls, ignore_index=ignore_index, **kwargs,
         )
         self.loss = loss
         self.semantics = semantics
+        self.label_cast = label_cast
         self.variant: type[KerasMeanMetric] | None = None
         self._resolved_shapes: tuple | None = None  # the first batch's shapes but for the batch axis
 
@@ -211,7 +222,10 @@ class KerasAccuracy(KerasMeanMetric):
         # batch size once a batch is partial. So a batch whose shapes differ from the
         # first one only in the batch axis (a last batch of one sample, say) keeps the
         # variant; only other ranks or class counts are resolved again.
-        if self.variant is not None and _non_batch_shapes(y_true, y_pred) == self._resolved_shapes:
+        # An empty batch (e.g. `[]`, shape (0,) whatever it stands for) goes to the resolved variant,
+        # as it would to the metric object Keras built; that variant accepts or rejects it.
+        empty = y_true.numel() == 0 and y_pred.numel() == 0
+        if self.variant is not None and (empty or _non_batch_shapes(y_true, y_pred) == self._resolved_shapes):
             chosen = self.variant
         else:
             chosen = resolve_accuracy(y_true, y_pred, self.loss, self.semantics)
@@ -228,7 +242,9 @@ class KerasAccuracy(KerasMeanMetric):
                 f"{self.name}: ignore_index applies to integer class labels, but this batch (y_true {tuple(y_true.shape)}, "
                 f"y_pred {tuple(y_pred.shape)}) resolves to {chosen.__name__}"
             )
-        return spec, spec.defaults  # the string takes no arguments: each variant's Keras defaults
+        if "label_cast" in spec.config:  # the string takes no Keras arguments; label_cast is ours
+            return spec, {**spec.defaults, "label_cast": self.label_cast}
+        return spec, spec.defaults  # each variant's Keras defaults
 
     def _accepted(self, spec: KernelSpec, y_true: Tensor, y_pred: Tensor) -> None:
         if self.variant is None:  # only once the first batch is known to be valid
@@ -255,6 +271,8 @@ class KerasAccuracy(KerasMeanMetric):
         config = super().get_config()
         if self.semantics != "keras3":
             config["semantics"] = self.semantics
+        if self.label_cast != "exact":
+            config["label_cast"] = self.label_cast
         return config
 
     def extra_repr(self) -> str:
