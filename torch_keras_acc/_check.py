@@ -35,5 +35,5 @@ def check_kernels(device: Any = None, *, dtypes: Sequence[Any] | None = None, ke
         A ``KernelReport``: ``str(report)`` is the readable form (which path each kernel takes,
         what was verified, what fell back and why), ``report.ok`` whether all passed.
     """
-    hits_of = {spec.fused: spec.hits for spec in SPECS.values() if spec.fused is not None}
+    hits_of: dict[str, Any] = {spec.fused: spec.hits for spec in SPECS.values() if spec.fused is not None}
     return _verify.run_checks(hits_of, device, dtypes=dtypes, kernels=kernels)

@@ -38,9 +38,9 @@ LabelCast = Literal["exact", "keras3"]
 LABEL_CASTS = ("exact", "keras3")
 
 
-def check_label_cast(name: str, value: Any) -> str:
+def check_label_cast(name: str, value: Any) -> LabelCast:
     """A spec's config check for ``label_cast``."""
-    if isinstance(value, str) and value in LABEL_CASTS:
+    if value == "exact" or value == "keras3":
         return value
     raise ValueError(
         f"{name}: label_cast must be 'exact' (class ids compared exactly, the default) or 'keras3' "

@@ -1,7 +1,7 @@
 """What Keras 3 itself reports where we differ on purpose (README, "Deliberate differences").
 
-:func:`explain` must never state our number as Keras's. For one metric on one
-batch, :func:`keras3_itself` applies each documented difference that concerns
+``explain`` must never state our number as Keras's. For one metric on one
+batch, ``keras3_itself`` applies each documented difference that concerns
 the data, with this library's own rules (never by importing Keras), and says
 what Keras 3 would report, what we report, why, and which argument (or which
 change of inputs) reproduces Keras.

@@ -116,23 +116,24 @@ class KerasMeanMetric(CompatMetric):
         y_pred = to_tensor(preds, "y_pred", self.name, self.device)
         y_true = to_tensor(target, "y_true", self.name, self.device)
         spec, config = self._batch_spec(y_true, y_pred)
-        weight = None if sample_weight is None else to_tensor(sample_weight, "sample_weight", self.name, self.device)
-        if weight is not None and weight.is_floating_point():
-            weight = flush_subnormal(weight)  # TensorFlow's FTZ: a subnormal float32 weight counts as 0, in total and count
+        # TensorFlow's FTZ: a subnormal float32 weight counts as 0, in total and count.
+        weight = None if sample_weight is None else flush_subnormal(to_tensor(sample_weight, "sample_weight", self.name, self.device))
         integer = not self.dtype_config.is_floating_point
         # One launch that adds into the states in-kernel (invalid labels too), or None: the hits path.
         sums = fused_sums(spec, y_true, y_pred, config, weight, mask=mask, ignore_index=self.ignore_index, integer=integer,
                           states=(self.total, self.count, self.invalid), reference=lambda: self._sums(spec, config, y_true, y_pred, weight, mask))
-        if sums is None:
+        count: Tensor | float
+        if sums is not None:
+            total, count = sums
+        else:
             total, count, invalid = self._sums(spec, config, y_true, y_pred, weight, mask)
             # In place: no module __setattr__ per step (torchmetrics' reset() installs fresh tensors).
             add_to((self.total, total), (self.count, count), *([(self.invalid, invalid)] if isinstance(invalid, Tensor) else []))
-            sums = total, count
         if self.warn_pitfalls and not self._pitfalls_checked and not is_compiling():  # value checks read the host
             self._pitfalls_checked = True  # value rules read the first batch only: one host sync per metric
             P.warn_pitfalls(f"{self.name} ({type(self).__name__})", spec, config, y_true, y_pred)
         self._accepted(spec, y_true, y_pred)
-        return sums
+        return total, count
 
     def _sums(self, spec: KernelSpec, config: Mapping[str, Any], y_true: Tensor, y_pred: Tensor, weight: Tensor | None,
               mask: ArrayLike | None) -> tuple[Tensor, Tensor | float, Tensor | int | None]:

@@ -10,7 +10,7 @@ Example:
     >>> import inspect
     >>> import torch_keras_acc as tka
     >>> list(inspect.signature(tka.SparseCategoricalAccuracy).parameters)
-    ['name', 'dtype', 'on_invalid', 'warn_pitfalls', 'ignore_index', 'kwargs']
+    ['name', 'dtype', 'label_cast', 'on_invalid', 'warn_pitfalls', 'ignore_index', 'kwargs']
 """
 
 from __future__ import annotations

@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping
 
+import numpy as np
+import torch
 from torch import Tensor
 
 LabelKind = Literal["class_ids", "one_hot", "elementwise"]
@@ -82,3 +84,27 @@ class KernelSpec:
         """The messages of the rules that match this batch (value rules only if ``values_too``)."""
         rules = self.shape_rules + (self.value_rules if values_too else ())
         return [msg for rule in rules if (msg := rule(y_true, y_pred, config))]
+
+
+# -- configuration checks (run at construction, naming the metric) --------------
+def check_k(name: str, k: Any) -> int:
+    if isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)):
+        return int(k)
+    raise TypeError(f"{name}: k must be an int, got {k!r}")
+
+
+def check_threshold(name: str, threshold: Any) -> float:
+    if isinstance(threshold, (int, float, np.integer, np.floating)) and not isinstance(threshold, (bool, np.bool_)):
+        return float(threshold)
+    if isinstance(threshold, (Tensor, np.ndarray)) and threshold.ndim == 0 and threshold.dtype not in (torch.bool, np.bool_):
+        return float(threshold)
+    raise TypeError(f"{name}: threshold must be a number, got {threshold!r}")
+
+
+def check_bool(key: str) -> Callable[[str, Any], bool]:
+    def check(name: str, value: Any) -> bool:
+        if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
+            return bool(value)
+        raise TypeError(f"{name}: {key} must be True or False, got {value!r}")
+
+    return check

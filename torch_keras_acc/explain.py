@@ -159,7 +159,8 @@ def explain(
         if "Keras 3 'accuracy'" in report.ours:
             report.keras3["ours"] = report.ours.pop("Keras 3 'accuracy'")
         for label, cls, config, optional in _rows(problem, binary_like, same_shape, c, logits, threshold):
-            keras3 = registry.by_class(cls) is not None and registry.by_class(cls).family == "keras" and not optional
+            entry = registry.by_class(cls)
+            keras3 = entry is not None and entry.family == "keras" and not optional
             try:
                 report.variants[label] = _keras3_number(report, label, cls, config, yt, yp, sw) if keras3 else _value(_quiet(cls, **config), yt, yp, sw)
             except ValueError:

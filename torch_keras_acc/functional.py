@@ -31,7 +31,6 @@ import functools
 import math
 from typing import Any, Callable, Protocol, cast
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -40,7 +39,7 @@ from torch_keras_acc._compat import is_compiling
 from torch_keras_acc._convert import ArrayLike, to_tensor
 from torch_keras_acc._dispatch import argmax_last, flush_values, in_top_k, invalid_count
 from torch_keras_acc._keras3_cast import check_label_cast, keras3_equal, keras3_int32_labels, label_cast_rule
-from torch_keras_acc._spec import KernelSpec
+from torch_keras_acc._spec import KernelSpec, check_bool, check_k, check_threshold
 from torch_keras_acc._tf_rules import bool_operand, class_ids, compare_dtype, flush_subnormal, label_index, squeeze_or_expand_to_same_rank, threshold_operand
 
 __all__ = [
@@ -299,7 +298,7 @@ def top_k_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike, k: int = 5,
             "expected one-hot labels with one row per row of y_pred (classes on the last axis)"
         )
     labels = argmax_last(y_true)
-    return _top_k(name, labels, y_pred, _check_k(name, k))
+    return _top_k(name, labels, y_pred, check_k(name, k))
 
 
 @_float32_values
@@ -329,7 +328,7 @@ def sparse_top_k_categorical_accuracy(
     """
     name = "sparse_top_k_categorical_accuracy"
     y_true, y_pred = _inputs(name, y_true, y_pred, device)
-    k = _check_k(name, k)
+    k = check_k(name, k)
     if not from_sorted_ids:
         labels = keras3_int32_labels(y_true) if label_cast == "keras3" else y_true
         return _top_k(name, label_index(labels), y_pred, k)
@@ -371,30 +370,6 @@ def _class_id_labels(y_true: Tensor, y_pred: Tensor, config: Any, keep: Tensor |
     return invalid_count(y_true, y_pred.shape[-1] if y_pred.ndim else 0, keep)
 
 
-# -- configuration checks (run at construction, naming the metric) --------------
-def _check_k(name: str, k: Any) -> int:
-    if isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)):
-        return int(k)
-    raise TypeError(f"{name}: k must be an int, got {k!r}")
-
-
-def _check_threshold(name: str, threshold: Any) -> float:
-    if isinstance(threshold, (int, float, np.integer, np.floating)) and not isinstance(threshold, (bool, np.bool_)):
-        return float(threshold)
-    if isinstance(threshold, (Tensor, np.ndarray)) and threshold.ndim == 0 and threshold.dtype not in (torch.bool, np.bool_):
-        return float(threshold)
-    raise TypeError(f"{name}: threshold must be a number, got {threshold!r}")
-
-
-def _check_bool(key: str) -> Callable[[str, Any], bool]:
-    def check(name: str, value: Any) -> bool:
-        if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
-            return bool(value)
-        raise TypeError(f"{name}: {key} must be True or False, got {value!r}")
-
-    return check
-
-
 # -- the specs: what each kernel is, declared once --------------------------------
 SPECS: dict[str, KernelSpec] = {
     spec.name: spec
@@ -404,7 +379,7 @@ SPECS: dict[str, KernelSpec] = {
             "binary_accuracy",
             binary_accuracy.hits,
             "elementwise",
-            config={"threshold": _check_threshold},
+            config={"threshold": check_threshold},
             defaults={"threshold": 0.5},
             value_rules=P.BINARY_VALUE_RULES,
             fused="binary",
@@ -436,7 +411,7 @@ SPECS: dict[str, KernelSpec] = {
             "top_k_categorical_accuracy",
             top_k_categorical_accuracy.hits,
             "one_hot",
-            config={"k": _check_k},
+            config={"k": check_k},
             defaults={"k": 5},
             shape_rules=P.ONE_HOT_RULES,
             value_rules=P.TOP_K_ONE_HOT_VALUE_RULES,
@@ -446,7 +421,7 @@ SPECS: dict[str, KernelSpec] = {
             "sparse_top_k_categorical_accuracy",
             sparse_top_k_categorical_accuracy.hits,
             "class_ids",
-            config={"k": _check_k, "from_sorted_ids": _check_bool("from_sorted_ids"), "label_cast": check_label_cast},
+            config={"k": check_k, "from_sorted_ids": check_bool("from_sorted_ids"), "label_cast": check_label_cast},
             defaults={"k": 5, "from_sorted_ids": False, "label_cast": "exact"},
             shape_rules=P.SORTED_IDS_AWARE_RULES,
             value_rules=(*P.TOP_K_VALUE_RULES, label_cast_rule(sparse_top_k_categorical_accuracy.hits)),
