@@ -39,7 +39,8 @@ def test_every_option_is_spelled_out_in_the_signature(cls):
     params = inspect.signature(cls).parameters
     keyword_only = [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY]
     class_ids = cls.spec is None or cls.spec.labels == "class_ids"
-    assert keyword_only == ["on_invalid", "warn_pitfalls"] + (["ignore_index"] if class_ids else [])
+    label_cast = cls.spec is None and cls.__name__ == "KerasAccuracy" or cls.spec is not None and "label_cast" in cls.spec.config
+    assert keyword_only == (["label_cast"] if label_cast else []) + ["on_invalid", "warn_pitfalls"] + (["ignore_index"] if class_ids else [])
     assert params["on_invalid"].annotation == "OnInvalid" and params["kwargs"].annotation == "Unpack[MetricKwargs]"
     with pytest.raises(ValueError, match="on_invalid must be one of"):
         cls(on_invalid="warnn")
