@@ -617,9 +617,8 @@ def test_triton_module_imports_without_triton(monkeypatch):
     x = torch.zeros(2, 3)
     for call in (
         lambda: module.argmax(x),
-        lambda: module.in_top_k(torch.zeros(2, dtype=torch.int64), x, 1),
-        lambda: module.binary_hits(x, x),
-        lambda: module.equal_count(x, x, torch.zeros((), dtype=torch.int64)),
+        lambda: module.topk("t", torch.zeros(2, dtype=torch.int64), x, 1, None, hits=True),
+        lambda: module.binary("b", x, x, 0.5, None, hits=True),
     ):
         with pytest.raises(RuntimeError, match="need triton, which is not installed"):
             call()
