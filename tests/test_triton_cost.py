@@ -190,3 +190,22 @@ def test_triton_cost_on_cuda_default_path_one_kernel_no_sync(case):
     want, _, _ = _run("reference", cls, kwargs, *CASES[case][2:])  # three batches on the CPU, as here
     for g, w in zip((metric.total, metric.count, metric.invalid), want[:3]):
         assert torch.equal(g.cpu(), w), (case, g, w)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64], ids=str)
+def test_triton_fused_update_flushes_subnormal_weights_as_the_reference(dtype):
+    """TensorFlow's FTZ makes a subnormal weight count as 0 (keras_edges.json pins the reference);
+    the fused kernels flush it in-kernel, so the triton path leaves the reference's states."""
+    tiny = 1e-310 if dtype == torch.float64 else 1e-40
+    w = torch.tensor([tiny, 1.0, -tiny, 0.5], dtype=torch.float64).to(dtype)
+    p = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+    t = torch.tensor([0, 1, 2, 1])
+    states = {}
+    for path in ("reference", "triton"):
+        m = tka.SparseCategoricalAccuracy()
+        with tka.kernel_path(path) as log:
+            m.update(p, t, sample_weight=w)
+        states[path] = (m.total.clone(), m.count.clone())
+        assert path == "reference" or log.used == {"fused sparse_argmax": {"triton"}}, log.used
+    assert all(torch.equal(a, b) for a, b in zip(states["reference"], states["triton"]))
+    assert float(states["reference"][1]) == 1.5  # the two subnormal weights counted as 0

@@ -116,8 +116,7 @@ class KerasMeanMetric(CompatMetric):
         y_pred = to_tensor(preds, "y_pred", self.name, self.device)
         y_true = to_tensor(target, "y_true", self.name, self.device)
         spec, config = self._batch_spec(y_true, y_pred)
-        # TensorFlow's FTZ: a subnormal float32 weight counts as 0, in total and count.
-        weight = None if sample_weight is None else flush_subnormal(to_tensor(sample_weight, "sample_weight", self.name, self.device))
+        weight = None if sample_weight is None else to_tensor(sample_weight, "sample_weight", self.name, self.device)
         integer = not self.dtype_config.is_floating_point
         # One launch that adds into the states in-kernel (invalid labels too), or None: the hits path.
         sums = fused_sums(spec, y_true, y_pred, config, weight, mask=mask, ignore_index=self.ignore_index, integer=integer,
@@ -143,6 +142,7 @@ class KerasMeanMetric(CompatMetric):
         except ValueError as err:
             raise P.with_likely_cause(err, spec, y_true, y_pred, config) from None
         keep = keep_positions(self.name, y_true, hits, mask, self.ignore_index)
+        weight = None if weight is None else flush_subnormal(weight)  # TensorFlow's FTZ: a subnormal weight counts as 0 (the kernels too)
         total, count = weighted_sums(self.name, hits, apply_mask(self.name, weight, keep), integer=not self.dtype_config.is_floating_point)
         if keep is not None and spec.invalid_labels is not None:  # class-id kernels: one hit per label
             # (a mask (N, 1) against hits squeezed to (N,), as when T = 1: the same samples)

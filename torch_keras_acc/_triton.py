@@ -221,7 +221,8 @@ class Reduction:
         self.masked = keep is not None or ignore is not None
         if self.masked and w_mode != 2:
             raise ValueError(f"{name}: a mask or ignore_index makes the weights per element (w_mode 2), got w_mode {w_mode}")
-        self.flags = dict(W_MODE=w_mode, HAS_W=weight is not None, HAS_KEEP=keep is not None, MASKED=self.masked,
+        ftz = 0 if weight is None else {torch.float32: 32, torch.bfloat16: 32, torch.float64: 64}.get(weight.dtype, 0)
+        self.flags = dict(W_MODE=w_mode, W_FTZ=ftz, HAS_W=weight is not None, HAS_KEEP=keep is not None, MASKED=self.masked,
                           IGNORE=ignore is not None, COUNT_INVALID=invalid_out is not None, HAS_COUNT=count_out is not None)
         self.batch = torch.empty(3, dtype=torch.float64, device=device)
 
@@ -276,7 +277,7 @@ def _launch(name: str, kernel_name: str, device: torch.device, lanes: int, n: in
         flags = dict(red.flags, REDUCE=True)
     else:
         common = (dummy, dummy, hits, dummy, dummy, dummy, dummy, dummy, dummy, n, e, 0, 0, 0, 0, 0)
-        flags = dict(W_MODE=0, HAS_W=False, HAS_KEEP=False, MASKED=False, IGNORE=False, COUNT_INVALID=False,
+        flags = dict(W_MODE=0, W_FTZ=0, HAS_W=False, HAS_KEEP=False, MASKED=False, IGNORE=False, COUNT_INVALID=False,
                      HAS_COUNT=False, REDUCE=False)
     getattr(kernels, kernel_name)[(grid,)](*args, *common, **consts, **flags, SB=sb, EB=eb,
                                            STORE_HITS=hits is not None, BLOCK_G=_BLOCK_G)

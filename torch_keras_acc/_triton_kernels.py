@@ -65,6 +65,19 @@ def _rsum(x, axis: tl.constexpr):
 
 
 @_jit
+def _w64(W_FTZ: tl.constexpr, x):
+    """A weight as float64, flushed as ``_tf_rules.flush_subnormal`` flushes it (TensorFlow's FTZ):
+    W_FTZ 32, float32/bfloat16 weights below float32's smallest normal; 64, float64 ones below
+    float64's; 0, none (float16 widens to normal float32, integers). NaN and inf stay."""
+    w = _to64(x)
+    if W_FTZ == 32:
+        w = tl.where(tl.abs(w) < 1.1754943508222875e-38, w * 0.0, w)
+    elif W_FTZ == 64:
+        w = tl.where(tl.abs(w) < 2.2250738585072014e-308, w * 0.0, w)
+    return w
+
+
+@_jit
 def _to64(x):
     """``x`` as float64, exactly; bfloat16 through its float32 bits (Triton's interpreter
     converts bfloat16 only to and from float32, and flushes its subnormals)."""
@@ -183,7 +196,7 @@ def _not_ignored(lab, valid, ignore, IGNORE: tl.constexpr, LAB_FLOAT: tl.constex
 
 @_jit
 def _chunk(hit, ok, keep, s, j, valid, w_ptr, keep_ptr, stride_wn, stride_we, stride_kn, stride_ke,
-           SB: tl.constexpr, EB: tl.constexpr, W_MODE: tl.constexpr, HAS_W: tl.constexpr, HAS_KEEP: tl.constexpr,
+           SB: tl.constexpr, EB: tl.constexpr, W_MODE: tl.constexpr, W_FTZ: tl.constexpr, HAS_W: tl.constexpr, HAS_KEEP: tl.constexpr,
            MASKED: tl.constexpr):
     """Per-sample sums over this chunk, each (SB,): hit * weight, weight, invalid labels kept.
 
@@ -197,7 +210,7 @@ def _chunk(hit, ok, keep, s, j, valid, w_ptr, keep_ptr, stride_wn, stride_we, st
     hv = (hit & valid).to(tl.float64)
     if W_MODE == 2:
         if HAS_W:
-            w = _to64(tl.load(w_ptr + s * stride_wn + j * stride_we, mask=valid, other=0))
+            w = _w64(W_FTZ, tl.load(w_ptr + s * stride_wn + j * stride_we, mask=valid, other=0))
         else:
             w = tl.full([SB * EB], 1.0, tl.float64)
         if MASKED:
@@ -214,7 +227,7 @@ def _chunk(hit, ok, keep, s, j, valid, w_ptr, keep_ptr, stride_wn, stride_we, st
 
 @_jit
 def _finish(acc_v, acc_w, bad, w_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr, count_ptr, invalid_ptr, N, E,
-            stride_wn, SB: tl.constexpr, W_MODE: tl.constexpr, HAS_COUNT: tl.constexpr,
+            stride_wn, SB: tl.constexpr, W_MODE: tl.constexpr, W_FTZ: tl.constexpr, HAS_COUNT: tl.constexpr,
             COUNT_INVALID: tl.constexpr, BLOCK_G: tl.constexpr):
     """This program's (total, count, invalid) into its scratch row; the last program adds all rows,
     in program order, into ``batch`` and the states (mirrors ``_reduction.weighted_sums``).
@@ -230,7 +243,7 @@ def _finish(acc_v, acc_w, bad, w_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr
     else:
         value = acc_v / e
     if W_MODE == 1:
-        ws = _to64(tl.load(w_ptr + srows.to(tl.int64) * stride_wn, mask=sv, other=0))
+        ws = _w64(W_FTZ, tl.load(w_ptr + srows.to(tl.int64) * stride_wn, mask=sv, other=0))
         value = value * ws
         cnt = ws
     elif W_MODE == 2:
@@ -263,7 +276,7 @@ def _finish(acc_v, acc_w, bad, w_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr
         count = _rsum(c_acc, axis=0)
         invalid = _rsum(i_acc, axis=0)
         if W_MODE == 3:
-            w = _to64(tl.load(w_ptr))
+            w = _w64(W_FTZ, tl.load(w_ptr))
             total = total / (tl.cast(N, tl.float64) * e) * w
             count = w
         elif W_MODE == 0:
@@ -296,7 +309,7 @@ def argmax_kernel(x_ptr, out_ptr, B, C, stride_r, stride_c, IS_FLOAT: tl.constex
 
 @_kernel("N", "E", "stride_wn", "stride_we", "stride_kn", "stride_ke", "ignore", "stride_ln", "stride_le")
 def sparse_kernel(x_ptr, lab_ptr, C, stride_xn, stride_xe, stride_c, stride_ln, stride_le, w_ptr, keep_ptr, hits_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr, count_ptr, invalid_ptr, N, E, stride_wn,
-        stride_we, stride_kn, stride_ke, ignore, SB: tl.constexpr, EB: tl.constexpr, W_MODE: tl.constexpr,
+        stride_we, stride_kn, stride_ke, ignore, SB: tl.constexpr, EB: tl.constexpr, W_MODE: tl.constexpr, W_FTZ: tl.constexpr,
         HAS_W: tl.constexpr, HAS_KEEP: tl.constexpr, MASKED: tl.constexpr, IGNORE: tl.constexpr,
         COUNT_INVALID: tl.constexpr, HAS_COUNT: tl.constexpr, STORE_HITS: tl.constexpr, REDUCE: tl.constexpr,
         BLOCK_G: tl.constexpr,
@@ -333,19 +346,19 @@ def sparse_kernel(x_ptr, lab_ptr, C, stride_xn, stride_xe, stride_c, stride_ln, 
             tl.store(hits_ptr + s * E + j, hit.to(tl.uint8), mask=valid)
         if REDUCE:
             v, w, b = _chunk(hit, ok, keep, s, j, valid, w_ptr, keep_ptr, stride_wn, stride_we, stride_kn, stride_ke,
-                             SB, EB, W_MODE, HAS_W, HAS_KEEP, MASKED)
+                             SB, EB, W_MODE, W_FTZ, HAS_W, HAS_KEEP, MASKED)
             acc_v += v
             acc_w += w
             bad += b
     if REDUCE:
         _finish(acc_v, acc_w, bad, w_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr, count_ptr, invalid_ptr, N, E,
-                stride_wn, SB, W_MODE, HAS_COUNT, COUNT_INVALID, BLOCK_G)
+                stride_wn, SB, W_MODE, W_FTZ, HAS_COUNT, COUNT_INVALID, BLOCK_G)
 
 
 @_kernel("N", "E", "stride_wn", "stride_we", "stride_kn", "stride_ke", "ignore")
 def onehot_kernel(t_ptr, x_ptr, CT, CP, CMAX, stride_tn, stride_te, stride_tc, stride_xn, stride_xe, stride_xc,
                   w_ptr, keep_ptr, hits_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr, count_ptr, invalid_ptr, N, E, stride_wn,
-        stride_we, stride_kn, stride_ke, ignore, SB: tl.constexpr, EB: tl.constexpr, W_MODE: tl.constexpr,
+        stride_we, stride_kn, stride_ke, ignore, SB: tl.constexpr, EB: tl.constexpr, W_MODE: tl.constexpr, W_FTZ: tl.constexpr,
         HAS_W: tl.constexpr, HAS_KEEP: tl.constexpr, MASKED: tl.constexpr, IGNORE: tl.constexpr,
         COUNT_INVALID: tl.constexpr, HAS_COUNT: tl.constexpr, STORE_HITS: tl.constexpr, REDUCE: tl.constexpr,
         BLOCK_G: tl.constexpr,
@@ -384,19 +397,19 @@ def onehot_kernel(t_ptr, x_ptr, CT, CP, CMAX, stride_tn, stride_te, stride_tc, s
             tl.store(hits_ptr + s * E + j, hit.to(tl.uint8), mask=valid)
         if REDUCE:
             v, w, b = _chunk(hit, valid, valid, s, j, valid, w_ptr, keep_ptr, stride_wn, stride_we, stride_kn, stride_ke,
-                             SB, EB, W_MODE, HAS_W, HAS_KEEP, MASKED)
+                             SB, EB, W_MODE, W_FTZ, HAS_W, HAS_KEEP, MASKED)
             acc_v += v
             acc_w += w
             bad += b
     if REDUCE:
         _finish(acc_v, acc_w, bad, w_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr, count_ptr, invalid_ptr, N, E,
-                stride_wn, SB, W_MODE, HAS_COUNT, COUNT_INVALID, BLOCK_G)
+                stride_wn, SB, W_MODE, W_FTZ, HAS_COUNT, COUNT_INVALID, BLOCK_G)
 
 
 @_kernel("N", "E", "stride_wn", "stride_we", "stride_kn", "stride_ke", "ignore", "k", "stride_ln", "stride_le")
 def topk_kernel(x_ptr, lab_ptr, C, k, stride_xn, stride_xe, stride_c, stride_ln, stride_le, stride_lc, CT,
                 w_ptr, keep_ptr, hits_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr, count_ptr, invalid_ptr, N, E, stride_wn,
-        stride_we, stride_kn, stride_ke, ignore, SB: tl.constexpr, EB: tl.constexpr, W_MODE: tl.constexpr,
+        stride_we, stride_kn, stride_ke, ignore, SB: tl.constexpr, EB: tl.constexpr, W_MODE: tl.constexpr, W_FTZ: tl.constexpr,
         HAS_W: tl.constexpr, HAS_KEEP: tl.constexpr, MASKED: tl.constexpr, IGNORE: tl.constexpr,
         COUNT_INVALID: tl.constexpr, HAS_COUNT: tl.constexpr, STORE_HITS: tl.constexpr, REDUCE: tl.constexpr,
         BLOCK_G: tl.constexpr,
@@ -451,18 +464,18 @@ def topk_kernel(x_ptr, lab_ptr, C, k, stride_xn, stride_xe, stride_c, stride_ln,
             tl.store(hits_ptr + s * E + j, hit.to(tl.uint8), mask=valid)
         if REDUCE:
             v, w, b = _chunk(hit, ok, keep, s, j, valid, w_ptr, keep_ptr, stride_wn, stride_we, stride_kn, stride_ke,
-                             SB, EB, W_MODE, HAS_W, HAS_KEEP, MASKED)
+                             SB, EB, W_MODE, W_FTZ, HAS_W, HAS_KEEP, MASKED)
             acc_v += v
             acc_w += w
             bad += b
     if REDUCE:
         _finish(acc_v, acc_w, bad, w_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr, count_ptr, invalid_ptr, N, E,
-                stride_wn, SB, W_MODE, HAS_COUNT, COUNT_INVALID, BLOCK_G)
+                stride_wn, SB, W_MODE, W_FTZ, HAS_COUNT, COUNT_INVALID, BLOCK_G)
 
 
 @_kernel("N", "E", "stride_wn", "stride_we", "stride_kn", "stride_ke", "ignore", "thr_bits")
 def binary_kernel(t_ptr, p_ptr, stride_tn, stride_te, stride_pn, stride_pe, thr_bits, w_ptr, keep_ptr, hits_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr, count_ptr, invalid_ptr, N, E, stride_wn,
-        stride_we, stride_kn, stride_ke, ignore, SB: tl.constexpr, EB: tl.constexpr, W_MODE: tl.constexpr,
+        stride_we, stride_kn, stride_ke, ignore, SB: tl.constexpr, EB: tl.constexpr, W_MODE: tl.constexpr, W_FTZ: tl.constexpr,
         HAS_W: tl.constexpr, HAS_KEEP: tl.constexpr, MASKED: tl.constexpr, IGNORE: tl.constexpr,
         COUNT_INVALID: tl.constexpr, HAS_COUNT: tl.constexpr, STORE_HITS: tl.constexpr, REDUCE: tl.constexpr,
         BLOCK_G: tl.constexpr,
@@ -490,18 +503,18 @@ def binary_kernel(t_ptr, p_ptr, stride_tn, stride_te, stride_pn, stride_pe, thr_
             tl.store(hits_ptr + s * E + j, hit.to(tl.uint8), mask=valid)
         if REDUCE:
             v, w, b = _chunk(hit, valid, valid, s, j, valid, w_ptr, keep_ptr, stride_wn, stride_we, stride_kn, stride_ke,
-                             SB, EB, W_MODE, HAS_W, HAS_KEEP, MASKED)
+                             SB, EB, W_MODE, W_FTZ, HAS_W, HAS_KEEP, MASKED)
             acc_v += v
             acc_w += w
             bad += b
     if REDUCE:
         _finish(acc_v, acc_w, bad, w_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr, count_ptr, invalid_ptr, N, E,
-                stride_wn, SB, W_MODE, HAS_COUNT, COUNT_INVALID, BLOCK_G)
+                stride_wn, SB, W_MODE, W_FTZ, HAS_COUNT, COUNT_INVALID, BLOCK_G)
 
 
 @_kernel("N", "E", "stride_wn", "stride_we", "stride_kn", "stride_ke", "ignore")
 def equal_kernel(t_ptr, p_ptr, stride_tn, stride_te, stride_pn, stride_pe, w_ptr, keep_ptr, hits_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr, count_ptr, invalid_ptr, N, E, stride_wn,
-        stride_we, stride_kn, stride_ke, ignore, SB: tl.constexpr, EB: tl.constexpr, W_MODE: tl.constexpr,
+        stride_we, stride_kn, stride_ke, ignore, SB: tl.constexpr, EB: tl.constexpr, W_MODE: tl.constexpr, W_FTZ: tl.constexpr,
         HAS_W: tl.constexpr, HAS_KEEP: tl.constexpr, MASKED: tl.constexpr, IGNORE: tl.constexpr,
         COUNT_INVALID: tl.constexpr, HAS_COUNT: tl.constexpr, STORE_HITS: tl.constexpr, REDUCE: tl.constexpr,
         BLOCK_G: tl.constexpr,
@@ -532,10 +545,10 @@ def equal_kernel(t_ptr, p_ptr, stride_tn, stride_te, stride_pn, stride_pe, w_ptr
             tl.store(hits_ptr + s * E + j, hit.to(tl.uint8), mask=valid)
         if REDUCE:
             v, w, b = _chunk(hit, valid, valid, s, j, valid, w_ptr, keep_ptr, stride_wn, stride_we, stride_kn, stride_ke,
-                             SB, EB, W_MODE, HAS_W, HAS_KEEP, MASKED)
+                             SB, EB, W_MODE, W_FTZ, HAS_W, HAS_KEEP, MASKED)
             acc_v += v
             acc_w += w
             bad += b
     if REDUCE:
         _finish(acc_v, acc_w, bad, w_ptr, part_ptr, ticket_ptr, batch_ptr, total_ptr, count_ptr, invalid_ptr, N, E,
-                stride_wn, SB, W_MODE, HAS_COUNT, COUNT_INVALID, BLOCK_G)
+                stride_wn, SB, W_MODE, W_FTZ, HAS_COUNT, COUNT_INVALID, BLOCK_G)
