@@ -45,7 +45,7 @@ from torch import Tensor
 
 from torch_keras_acc import _cpu_fast, _fused, _reference, _verify
 from torch_keras_acc._compat import is_compiling
-from torch_keras_acc._switch import DEFAULT_ON_CUDA, PathLog, forced, kernel_path, record, tuned
+from torch_keras_acc._switch import DEFAULT_ON_CUDA, PathLog, active, forced, kernel_path, record, tuned
 from torch_keras_acc._spec import KernelSpec
 from torch_keras_acc._tf_rules import class_ids, flush_subnormal, label_index
 
@@ -74,7 +74,8 @@ class PathTable:
             # Traced by torch.compile: the reference, whole, which inductor fuses (dynamo
             # cannot trace a ContextVar, and a forced path has no meaning inside a graph).
             return self.rows[-1].run(x, *args)
-        chosen = forced()
+        log = active()  # read once per call: the hot path
+        chosen = log.forced if log is not None else None
         for row in self.rows:
             if row.path in self._broken or (chosen is not None and row.path not in (chosen, "reference")):
                 continue
@@ -93,7 +94,8 @@ class PathTable:
                     stacklevel=3,
                 )
                 continue
-            record(self.primitive, row.path)
+            if log is not None:
+                log.record(self.primitive, row.path)
             return out
         raise AssertionError("unreachable: the reference row always runs")  # pragma: no cover
 
@@ -320,7 +322,12 @@ def fused_sums(
     result dtype, whose weights Keras truncates, nor for ``label_cast="keras3"`` (the kernels
     compare class ids exactly).
     """
-    if spec.fused is None or integer or config.get("label_cast") == "keras3" or not triton_in_force(y_pred.device):
+    if spec.fused is None or integer or is_compiling():
+        return None
+    log = active()
+    if log is None and not (y_pred.is_cuda and DEFAULT_ON_CUDA["triton"]):
+        return None  # the common CPU update: decided in two reads, before anything else
+    if config.get("label_cast") == "keras3" or not triton_in_force(y_pred.device):
         return None
     sums = _fused.PLANNERS[spec.fused](y_true, y_pred, config, weight, mask, ignore_index, states, reference, spec.hits)
     if sums is not None:

@@ -87,6 +87,11 @@ def tuned(name: str, default: int, eager: bool = False) -> int:
     return default if value is None else value
 
 
+def active() -> PathLog | None:
+    """The log of the ``kernel_path`` block in force, or None (one ContextVar read: never while traced)."""
+    return _ACTIVE.get()
+
+
 def forced() -> str | None:
     log = _ACTIVE.get()
     return log.forced if log is not None else None
