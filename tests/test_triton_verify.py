@@ -31,8 +31,8 @@ def fresh_checks(monkeypatch):
 
 def _wrong_threshold(monkeypatch):
     """A deliberately wrong binary kernel: it compares against 0.9 whatever the threshold."""
-    right = _triton._binary_consts.__wrapped__
-    monkeypatch.setattr(_triton, "_binary_consts", lambda threshold, p, t: right(0.9, p, t))
+    right = _triton.binary_consts.__wrapped__
+    monkeypatch.setattr(_triton, "binary_consts", lambda threshold, p, t: right(0.9, p, t))
 
 
 def _binary_updates(path: str = "triton") -> tuple[torch.Tensor, list, set]:

@@ -122,7 +122,7 @@ def sparse(kernel: str) -> Fused:
             return None
         if kernel == "sparse_argmax" and y_true.is_floating_point():
             rounded_in_kernel = y_true.dtype == torch.float64 and y_pred.dtype == torch.float32
-            exact = y_pred.dtype == y_true.dtype or y_pred.dtype in _triton._EXACT_INTO.get(y_true.dtype, ())
+            exact = not _triton.needs_cast(y_true.dtype, y_pred.dtype)
             if not (exact or rounded_in_kernel):
                 return None  # Keras's label cast rounds here: the reference applies it
         if kernel == "in_top_k" and y_true.ndim == 3:

@@ -17,10 +17,12 @@ definition of the semantics:
 Each family function takes a ``Reduction``: the batch as N samples of E elements,
 weighted as Keras weighs it (none, one per sample, per element, a scalar; a mask and
 ``ignore_index`` as 0/1 weights), reduced in the kernel into 0-d states, deterministically
-(see ``_finish`` in _triton_kernels.py): an update writes no per-sample tensor and is one
+(see ``_finish`` in _triton_shared.py): an update writes no per-sample tensor and is one
 launch. ``invalid_out += `` labels that are not integers in ``[0, C)`` (the rule of
 ``_tf_rules.invalid_labels``). The per-primitive ``*_hits`` / ``*_count``
 wrappers (one weight per row) are ``_triton_wrappers.py``.
+
+The constants each launch takes per dtype are ``_triton_consts.py``.
 
 Devices: CUDA tensors run compiled kernels; CPU tensors run the same kernels in
 Triton's interpreter (slow; for tests), whatever ``TRITON_INTERPRET`` says (see
@@ -42,7 +44,6 @@ Example:
 from __future__ import annotations
 
 import copy
-import functools
 import importlib.util
 import types
 from typing import Any
@@ -50,14 +51,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from torch_keras_acc._tf_rules import flush_limit, largest_subnormal, threshold_operand
+from torch_keras_acc._tf_rules import flush_limit
+from torch_keras_acc._triton_consts import FLOATS, INTS, argmax_consts, binary_consts, equal_consts, needs_cast, topk_consts
 
 try:
     import triton
-    import triton.language as tl
 except ImportError:  # the package never needs triton
     triton = None
-    tl = None
 
 AVAILABLE: bool = triton is not None
 
@@ -70,12 +70,21 @@ _MIN_BLOCK_C = 64
 _MAX_BLOCK_C = 2048
 _BLOCK = 1024  # element-wise kernels
 
-_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-_INTS = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
-
 
 # -- loading the kernels --------------------------------------------------------------
 _modules: dict[str, types.ModuleType] = {}
+
+
+def _load_copy(module: str, **preset: Any) -> types.ModuleType:
+    """A second copy of ``torch_keras_acc.<module>``, run with ``preset`` in its globals first."""
+    spec = importlib.util.find_spec(f"torch_keras_acc.{module}")
+    assert spec is not None and spec.origin is not None
+    spec = importlib.util.spec_from_file_location(f"torch_keras_acc.{module}_interpreted", spec.origin)
+    assert spec is not None and spec.loader is not None
+    copy_ = importlib.util.module_from_spec(spec)
+    vars(copy_).update(preset)
+    spec.loader.exec_module(copy_)
+    return copy_
 
 
 def _kernels(name: str, device: torch.device) -> types.ModuleType:
@@ -93,51 +102,10 @@ def _kernels(name: str, device: torch.device) -> types.ModuleType:
         else:
             from triton.runtime.interpreter import InterpretedFunction
 
-            spec = importlib.util.find_spec("torch_keras_acc._triton_kernels")
-            assert spec is not None and spec.origin is not None
-            spec = importlib.util.spec_from_file_location("torch_keras_acc._triton_kernels_interpreted", spec.origin)
-            assert spec is not None and spec.loader is not None
-            module = importlib.util.module_from_spec(spec)
-            module._JIT = InterpretedFunction  # type: ignore[attr-defined]
-            spec.loader.exec_module(module)
-            _modules[kind] = module
+            # Both files again, with _JIT preset: the kernels and their helpers all interpreted.
+            shared = _load_copy("_triton_shared", _JIT=InterpretedFunction)
+            _modules[kind] = _load_copy("_triton_kernels", _JIT=InterpretedFunction, _SHARED=shared)
     return _modules[kind]
-
-
-# -- per-dtype constants for the kernels ------------------------------------------------
-def _bits_of(value: float, dtype: torch.dtype, int_dtype: torch.dtype, widen_to: torch.dtype | None = None) -> int:
-    """The bit pattern of ``value`` rounded to ``dtype`` (then widened to ``widen_to``), as a signed integer."""
-    x = torch.tensor(value, dtype=torch.float64).to(dtype)
-    return int((x if widen_to is None else x.to(widen_to)).view(int_dtype))
-
-
-_INT_OF = {torch.float16: torch.int16, torch.bfloat16: torch.int16, torch.float32: torch.int32, torch.float64: torch.int64}
-# Exponent field masks. ``small`` (zero or subnormal once widened to >= float32) is an
-# exponent field of zero; float16 values widen to normal float32, so only its zeros are small.
-_EXP_MASK = {torch.float16: 0x7C00, torch.bfloat16: 0x7F80, torch.float32: 0x7F800000, torch.float64: 0x7FF0000000000000}
-_SMALL_MASK = {**_EXP_MASK, torch.float16: 0x7FFF}
-_MAG_MASK = {torch.float16: 0x7FFF, torch.bfloat16: 0x7FFF, torch.float32: 0x7FFFFFFF, torch.float64: 0x7FFFFFFFFFFFFFFF}
-
-
-def _tl(dtype: torch.dtype) -> Any:
-    names = {torch.int16: "int16", torch.int32: "int32", torch.int64: "int64", torch.float32: "float32", torch.float64: "float64"}
-    return getattr(tl, names[dtype])
-
-
-@functools.lru_cache(maxsize=None)
-def _argmax_consts(dtype: torch.dtype) -> dict[str, Any]:
-    """IS_FLOAT, BITS, SMALL, WIDE, WIDE_BITS, NEG_TINY for scores of ``dtype``."""
-    if dtype not in _FLOATS:  # integers: a plain argmax; the float constants are unused
-        return dict(IS_FLOAT=False, BITS=tl.int32, SMALL=0, WIDE=tl.float32, WIDE_BITS=tl.int32, NEG_TINY=0)
-    wide = torch.promote_types(dtype, torch.float32)
-    return dict(
-        IS_FLOAT=True,
-        BITS=_tl(_INT_OF[dtype]),
-        SMALL=_SMALL_MASK[dtype],
-        WIDE=_tl(wide),
-        WIDE_BITS=_tl(_INT_OF[wide]),
-        NEG_TINY=_bits_of(-torch.finfo(wide).tiny, wide, _INT_OF[wide]),
-    )
 
 
 # -- argument checks ----------------------------------------------------------------------
@@ -145,7 +113,7 @@ def _as_kernel_input(name: str, x: Tensor, what: str) -> Tensor:
     """``x`` as the kernels read it (bool as uint8), or a TypeError naming the dtype."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: {what} must be a torch.Tensor, got {type(x).__name__}")
-    if x.dtype not in _FLOATS and x.dtype not in _INTS:
+    if x.dtype not in FLOATS and x.dtype not in INTS:
         raise TypeError(f"{name}: {what} has dtype {x.dtype}; expected float16/bfloat16/float32/float64, an integer or bool")
     return x.view(torch.uint8) if x.dtype == torch.bool else x
 
@@ -288,7 +256,7 @@ def _hits_out(n: int, device: torch.device) -> Tensor:
 
 
 def _labels_flag(labels: Tensor) -> bool:
-    return labels.dtype in _FLOATS
+    return labels.dtype in FLOATS
 
 
 def _rows3(name: str, x: Tensor, what: str) -> Tensor:
@@ -317,7 +285,7 @@ def argmax(x2d: Tensor, keras3_zero_rule: bool = True) -> Tensor:
         return out
     block_r, block_c = _row_blocks(b, c)
     kernels.argmax_kernel[(triton.cdiv(b, block_r),)](
-        x, out, b, c, x.stride(0), x.stride(1), **_argmax_consts(x2d.dtype), KERAS3=bool(keras3_zero_rule),
+        x, out, b, c, x.stride(0), x.stride(1), **argmax_consts(x2d.dtype), KERAS3=bool(keras3_zero_rule),
         BLOCK_R=block_r, BLOCK_C=block_c,
     )
     return out
@@ -325,7 +293,7 @@ def argmax(x2d: Tensor, keras3_zero_rule: bool = True) -> Tensor:
 
 def _lab_tiny(labels: Tensor, scores_dtype: torch.dtype) -> float:
     """The smallest normal of the scores' dtype when float labels flush below it (0.0: never)."""
-    if labels.dtype not in _FLOATS or scores_dtype not in _FLOATS or flush_limit(scores_dtype) is None:
+    if labels.dtype not in FLOATS or scores_dtype not in FLOATS or flush_limit(scores_dtype) is None:
         return 0.0
     return float(torch.finfo(scores_dtype).tiny)
 
@@ -349,7 +317,7 @@ def sparse(name: str, scores: Tensor, labels: Tensor, red: Reduction | None, ker
     block_r, block_c = _row_blocks(n * e, c)
     _launch(name, "sparse_kernel", x.device, block_r, n, e,
             (x, lab, c, x.stride(0), x.stride(1), x.stride(2), lab.stride(0), lab.stride(1)),
-            dict(_argmax_consts(scores.dtype), KERAS3=bool(keras3_zero_rule), LAB_FLOAT=_labels_flag(lab),
+            dict(argmax_consts(scores.dtype), KERAS3=bool(keras3_zero_rule), LAB_FLOAT=_labels_flag(lab),
                  LAB_TINY=_lab_tiny(lab, scores.dtype) if keras_cast else 0.0,
                  LAB_TO_F32=keras_cast and lab.dtype == torch.float64 and scores.dtype == torch.float32,
                  BLOCK_C=block_c), red, out)
@@ -370,29 +338,14 @@ def onehot(name: str, y_true: Tensor, y_pred: Tensor, red: Reduction | None, hit
     if n * e == 0:
         return out.view(torch.bool) if out is not None else None
     block_r, block_c = _row_blocks(n * e, max(ct, cp))
-    consts = {f"T_{key}": v for key, v in _argmax_consts(y_true.dtype).items()}
-    consts.update({f"X_{key}": v for key, v in _argmax_consts(y_pred.dtype).items()})
+    consts = {f"T_{key}": v for key, v in argmax_consts(y_true.dtype).items()}
+    consts.update({f"X_{key}": v for key, v in argmax_consts(y_pred.dtype).items()})
     _launch(name, "onehot_kernel", x.device, block_r, n, e,
             (t, x, ct, cp, max(ct, cp), *t.stride(), *x.stride()), dict(consts, BLOCK_C=block_c), red, out)
     return out.view(torch.bool) if out is not None else None
 
 
 # -- in_top_k ------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=None)
-def _topk_consts(dtype: torch.dtype) -> dict[str, Any]:
-    if dtype in _FLOATS:
-        wide = torch.promote_types(dtype, torch.float32)
-        flush = flush_limit(dtype) is not None
-        return dict(
-            IS_FLOAT=True, BITS=_tl(_INT_OF[dtype]), SMALL=_SMALL_MASK[dtype], EXP=_EXP_MASK[dtype], FLUSH=flush,
-            # The largest subnormal of the scores' dtype, widened (exactly), as bits of the wide dtype.
-            LARGEST_SUB=_bits_of(largest_subnormal(dtype), dtype, _INT_OF[wide], wide) if flush else 0,
-            WIDE=_tl(wide), WIDE_BITS=_tl(_INT_OF[wide]),
-        )
-    return dict(IS_FLOAT=False, BITS=tl.int32, SMALL=0, EXP=0, FLUSH=False, LARGEST_SUB=0, WIDE=tl.float32,
-                WIDE_BITS=tl.int32)
-
-
 def topk(name: str, targets: Tensor, scores: Tensor, k: int, red: Reduction | None, hits: bool = False,
          onehot_targets: bool = False) -> Tensor | None:
     """in_top_k on (B, C) / (N, E, C) scores; targets: raw sparse labels (B,) / (N, E), or with
@@ -415,11 +368,11 @@ def topk(name: str, targets: Tensor, scores: Tensor, k: int, red: Reduction | No
     # At most C - 1 scores are greater than the target's: k clamped to [0, C] gives the same
     # hits and keeps k a 32-bit kernel argument.
     k = max(0, min(k, c))
-    t_consts = {f"T_{key}": v for key, v in _argmax_consts(targets.dtype if onehot_targets else torch.int64).items()}
+    t_consts = {f"T_{key}": v for key, v in argmax_consts(targets.dtype if onehot_targets else torch.int64).items()}
     _launch(name, "topk_kernel", x.device, block_r, n, e,
             (x, lab, c, k, x.stride(0), x.stride(1), x.stride(2), lab.stride(0), lab.stride(1),
              lab.stride(2) if onehot_targets else 0, ct),
-            dict(_topk_consts(scores.dtype), **t_consts, LAB_FLOAT=_labels_flag(lab) and not onehot_targets,
+            dict(topk_consts(scores.dtype), **t_consts, LAB_FLOAT=_labels_flag(lab) and not onehot_targets,
                  ONEHOT=onehot_targets, BLOCK_C=block_c), red, out)
     return out.view(torch.bool) if out is not None else None
 
@@ -439,21 +392,6 @@ def _pair2(name: str, y_true: Tensor, y_pred: Tensor, n: int | None) -> tuple[Te
     return t.reshape(rows, -1 if rows else 0), p.reshape(rows, -1 if rows else 0)
 
 
-@functools.lru_cache(maxsize=None)
-def _binary_consts(threshold: float, pred_dtype: torch.dtype, true_dtype: torch.dtype) -> tuple[int, dict[str, Any]]:
-    """The threshold's bits (the reference's own rule: float32, then FTZ) and the constants; cached
-    per configuration, so a warm update computes nothing on the host."""
-    cmp = torch.promote_types(pred_dtype, torch.float32)
-    thr_bits = int(threshold_operand(threshold, cmp).view(_INT_OF[cmp]))
-    if true_dtype in _FLOATS:
-        consts = dict(T_IS_FLOAT=True, T_BITS=_tl(_INT_OF[true_dtype]), T_MAG=_MAG_MASK[true_dtype],
-                      T_ONE=_bits_of(1.0, true_dtype, _INT_OF[true_dtype]))
-    else:
-        consts = dict(T_IS_FLOAT=False, T_BITS=tl.int32, T_MAG=0, T_ONE=0)
-    consts.update(CMP=_tl(cmp), CMP_BITS=_tl(_INT_OF[cmp]))
-    return thr_bits, consts
-
-
 def binary(name: str, y_true: Tensor, y_pred: Tensor, threshold: float, red: Reduction | None, hits: bool = False,
            n: int | None = None) -> Tensor | None:
     """y_true == (y_pred > threshold) on same-shape inputs, as ``n`` samples (None: one per element)."""
@@ -462,36 +400,9 @@ def binary(name: str, y_true: Tensor, y_pred: Tensor, threshold: float, red: Red
     rows, e = p.shape
     out = _hits_out(rows * e, p.device) if hits else None
     if rows * e:
-        thr_bits, consts = _binary_consts(float(threshold), y_pred.dtype, y_true.dtype)
+        thr_bits, consts = binary_consts(float(threshold), y_pred.dtype, y_true.dtype)
         _launch(name, "binary_kernel", p.device, _BLOCK, rows, e, (t, p, *t.stride(), *p.stride(), thr_bits), consts, red, out)
     return out.view(torch.bool).view(y_pred.shape) if out is not None else None
-
-
-# Casts the kernel may do itself: every value of the source dtype is exact in the target.
-_EXACT_INTO = {
-    torch.float16: {torch.float32, torch.float64},
-    torch.bfloat16: {torch.float32, torch.float64},
-    torch.float32: {torch.float64},
-    torch.int16: {torch.float32, torch.float64},
-    torch.int32: {torch.float64},
-}
-for _small in (torch.bool, torch.uint8, torch.int8):
-    _EXACT_INTO[_small] = set(_FLOATS)
-
-
-@functools.lru_cache(maxsize=None)
-def _equal_consts(dtype: torch.dtype) -> dict[str, Any]:
-    if dtype in _FLOATS:
-        return dict(P_FLOAT=True, P=_tl(dtype) if dtype in (torch.float32, torch.float64) else
-                    (tl.float16 if dtype == torch.float16 else tl.bfloat16), P_BITS=_tl(_INT_OF[dtype]),
-                    WIDE=_tl(torch.promote_types(dtype, torch.float32)),
-                    SMALL=_SMALL_MASK[dtype], FLUSH=flush_limit(dtype) is not None)
-    return dict(P_FLOAT=False, P=tl.int64, P_BITS=tl.int64, WIDE=tl.float64, SMALL=0, FLUSH=False)
-
-
-def needs_cast(true_dtype: torch.dtype, pred_dtype: torch.dtype) -> bool:
-    """Whether Keras's cast of y_true to y_pred's dtype must run before the kernel (it rounds)."""
-    return true_dtype != pred_dtype and pred_dtype not in _EXACT_INTO.get(true_dtype, ())
 
 
 def equal(name: str, y_true: Tensor, y_pred: Tensor, red: Reduction | None, hits: bool = False,
@@ -506,7 +417,7 @@ def equal(name: str, y_true: Tensor, y_pred: Tensor, red: Reduction | None, hits
     out = _hits_out(rows * e, p.device) if hits else None
     if rows * e:
         _launch(name, "equal_kernel", p.device, _BLOCK, rows, e, (t, p, *t.stride(), *p.stride()),
-                _equal_consts(y_pred.dtype), red, out)
+                equal_consts(y_pred.dtype), red, out)
     return out.view(torch.bool).view(y_pred.shape) if out is not None else None
 
 
