@@ -424,3 +424,150 @@ def test_binary_threshold_worked_out_once_is_the_rule(dtype):
         want = labels == (preds.to(cmp) > threshold_operand(threshold, cmp))
         assert torch.equal(F.binary_accuracy.hits(labels, preds, threshold=threshold), want)
         assert torch.equal(F.binary_accuracy.hits(labels, preds, threshold=torch.tensor(threshold)), want)  # not cached
+
+
+# -- the small sparse batch counted in a few ops (issue 19) ------------------------------------
+def _small_batch(kind: str, dtype: torch.dtype, label_dtype: torch.dtype, label_shape: str) -> tuple[torch.Tensor, torch.Tensor]:
+    n, c = 32, 10
+    gen = torch.Generator().manual_seed(11)
+    scores = torch.randn(n, c, generator=gen).to(dtype)
+    labels = torch.randint(0, c, (n,), generator=gen)
+    labels[::2] = scores[::2].float().argmax(-1)  # about half right
+    if kind == "ties":
+        scores[:, 3] = scores[:, 7] = scores.float().amax(-1).to(dtype) + 1  # the first index wins
+    elif kind == "edge":
+        scores = _edge_scores(dtype, (n, c), seed=12)  # NaN, zeros, subnormals: the lane declines
+    elif kind == "invalid":
+        labels[5] = -1 if label_dtype != torch.uint8 else c
+        labels[9] = c + 3  # invalid: counted by the per-sample path
+    labels = labels.to(label_dtype)
+    return scores, (labels if label_shape == "(N,)" else labels[:, None])
+
+
+@pytest.mark.parametrize("kind", ["ordinary", "ties", "edge", "invalid"])
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("label_dtype", [torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8])
+@pytest.mark.parametrize("label_shape", ["(N,)", "(N, 1)"])
+@pytest.mark.parametrize("cls", [tka.SparseCategoricalAccuracy, tka.KerasAccuracy], ids=["sparse", "accuracy"])
+def test_small_sparse_batch_counted_gives_the_reference_states(kind, dtype, label_dtype, label_shape, cls):
+    """A small plain sparse batch is counted in a few ops (``_cpu_fast.sparse_small_sums``) where that
+    is exact, and declined (the per-sample path runs) where TensorFlow's rules or an invalid label
+    matter; either way the states, the forward value and ``compute()`` are the reference's, bit for bit."""
+    scores, labels = _small_batch(kind, dtype, label_dtype, label_shape)
+    results = {}
+    for path in ("reference", None):
+        with warnings.catch_warnings(), tka.kernel_path(path) as log:
+            warnings.simplefilter("ignore")
+            m = cls(on_invalid="ignore")
+            m.update(scores, labels)
+            value = m(scores, labels)
+            results[path] = (m.total.clone(), m.count.clone(), m.invalid.clone(), value, m.compute())
+    lane = log.used.get("fused sparse_argmax", set())
+    assert lane == ({"cpu_fast"} if kind in ("ordinary", "ties") else set()), log.used
+    assert all(torch.equal(a, b) and a.dtype == b.dtype for a, b in zip(results[None], results["reference"]))
+    if kind == "invalid":
+        assert int(results[None][2]) == 4  # two per batch: the lane did not hide them
+
+
+@pytest.mark.parametrize("case", ["weighted", "masked", "ignore_index", "keras3_cast", "float_labels", "large", "integer_dtype"])
+def test_small_sparse_lane_declines_what_it_does_not_mirror(case):
+    """Weights, masks, ``ignore_index``, Keras 3's label cast, float labels, batches past the
+    small-input size and integer result dtypes take the per-sample path, with the reference's states."""
+    scores, labels = _small_batch("ordinary", torch.float32, torch.int64, "(N,)")
+    kwargs: dict = {}
+    update: dict = {}
+    if case == "weighted":
+        update["sample_weight"] = torch.rand(32, generator=torch.Generator().manual_seed(3))
+    elif case == "masked":
+        update["mask"] = torch.arange(32) % 3 != 0
+    elif case == "ignore_index":
+        kwargs["ignore_index"], labels = -100, torch.where(torch.arange(32) % 4 == 0, -100, labels)
+    elif case == "keras3_cast":
+        kwargs["label_cast"] = "keras3"
+    elif case == "float_labels":
+        labels = labels.float()
+    elif case == "large":
+        scores, labels = scores.repeat(8, 1), labels.repeat(8)  # 2560 scores > SMALL_ELEMENTS
+    elif case == "integer_dtype":
+        kwargs["dtype"] = "int32"
+    results = {}
+    for path in ("reference", None):
+        with tka.kernel_path(path) as log:
+            m = tka.SparseCategoricalAccuracy(**kwargs)
+            m.update(scores, labels, **update)
+            results[path] = (m.total.clone(), m.count.clone(), m.invalid.clone(), m.compute())
+    assert "fused sparse_argmax" not in log.used, log.used
+    assert all(torch.equal(a, b) for a, b in zip(results[None], results["reference"]))
+
+
+# -- binary and equality batches counted a chunk at a time (issue 19) ---------------------------
+def _elementwise_values(dtype: torch.dtype, shape: tuple[int, ...], seed: int) -> torch.Tensor:
+    """0/1 (and class ids) mostly, with every value TensorFlow treats differently mixed in."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, 3, shape, generator=gen).to(torch.float64)
+    if dtype.is_floating_point:
+        pool = _special_values(dtype).to(torch.float64)
+        pick = torch.rand(shape, generator=gen) < 0.3
+        x[pick] = pool[torch.randint(0, len(pool), shape, generator=gen)][pick]
+    elif dtype == torch.bool:
+        x = x.clamp(max=1)
+    return x.to(dtype)
+
+
+ELEMENTWISE_SHAPES = [((37,), (37,)), ((37, 1), (37, 1)), ((37,), (37, 1)), ((37, 1), (37,)), ((37, 5), (37, 5)), ((4, 300), (4, 300))]
+
+
+@pytest.mark.parametrize("cls,kw", [(tka.BinaryAccuracy, {}), (tka.BinaryAccuracy, {"threshold": 0.0}), (tka.BinaryAccuracy, {"threshold": 1e-40}),
+                                    (tka.BinaryAccuracy, {"threshold": 0.3}), (tka.Accuracy, {})], ids=["binary", "binary_0", "binary_subnormal", "binary_0.3", "equal"])
+@pytest.mark.parametrize("pred_dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("true_dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.bool])
+@pytest.mark.parametrize("shapes", ELEMENTWISE_SHAPES, ids=str)
+@pytest.mark.parametrize("chunk", [None, 7], ids=["chunk", "tiny_chunks"])
+def test_elementwise_batches_counted_give_the_reference_states(cls, kw, pred_dtype, true_dtype, shapes, chunk):
+    """``_cpu_fast.elementwise_sums`` (hits as 1.0/0.0 in a reused buffer, a chunk of samples at a time,
+    TensorFlow's FTZ by ``hardshrink``) leaves the reference's states, forward value and result, bit for bit."""
+    true_shape, pred_shape = shapes
+    y_true = _elementwise_values(true_dtype, true_shape, seed=21)
+    y_pred = _elementwise_values(pred_dtype, pred_shape, seed=22)
+    if cls is tka.BinaryAccuracy:
+        y_pred = torch.where(torch.rand(pred_shape, generator=torch.Generator().manual_seed(23)) < 0.5, y_pred, torch.rand(pred_shape, dtype=pred_dtype))
+    results = {}
+    for path in ("reference", None):
+        with warnings.catch_warnings(), tka.kernel_path(path, chunk_elements=chunk if path is None else None) as log:
+            warnings.simplefilter("ignore")
+            m = cls(**kw)
+            m.update(y_pred, y_true)
+            value = m(y_pred, y_true)
+            results[path] = (m.total.clone(), m.count.clone(), m.invalid.clone(), value, m.compute())
+    assert set(log.used) == {f"fused {cls.spec.fused}"}, log.used
+    assert all(torch.equal(a, b) and a.dtype == b.dtype for a, b in zip(results[None], results["reference"]))
+
+
+@pytest.mark.parametrize("case", ["weighted", "masked", "float16_scores", "rank_3", "broadcast", "integer_dtype"])
+def test_elementwise_lane_declines_what_it_does_not_mirror(case):
+    """Weights, masks, 16-bit scores, rank 3, broadcasting and integer result dtypes take the per-sample path."""
+    y_true, y_pred = _elementwise_values(torch.float32, (12, 4), 31), _elementwise_values(torch.float32, (12, 4), 32)
+    kwargs: dict = {}
+    update: dict = {}
+    if case == "weighted":
+        update["sample_weight"] = torch.rand(12)
+    elif case == "masked":
+        update["mask"] = torch.arange(12) % 3 != 0
+    elif case == "float16_scores":
+        y_pred = y_pred.half()
+    elif case == "rank_3":
+        y_true, y_pred = y_true.reshape(12, 2, 2), y_pred.reshape(12, 2, 2)
+    elif case == "broadcast":
+        y_true = y_true[:, :1]
+    elif case == "integer_dtype":
+        kwargs["dtype"] = "int32"
+    for cls in (tka.BinaryAccuracy, tka.Accuracy):
+        results = {}
+        for path in ("reference", None):
+            with warnings.catch_warnings(), tka.kernel_path(path) as log:
+                warnings.simplefilter("ignore")
+                m = cls(**kwargs)
+                m.update(y_pred, y_true, **update)
+                results[path] = (m.total.clone(), m.count.clone(), m.compute())
+        assert not any(key.startswith("fused") for key in log.used), log.used
+        assert all(torch.equal(a, b) for a, b in zip(results[None], results["reference"]))

@@ -17,13 +17,16 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import torch
 from torch import Tensor
 
 from torch_keras_acc._reference import invalid_count_reference
-from torch_keras_acc._tf_rules import WIDE_TINY, compare_dtype, flush_limit, flush_subnormal, target_score, valid_targets
+from torch_keras_acc._tf_rules import (
+    WIDE_TINY, compare_dtype, flush_limit, flush_subnormal, largest_subnormal, squeeze_or_expand_to_same_rank, target_score,
+    threshold_value, valid_targets,
+)
 
 # Elements per chunk: 1 MiB of float32, so a chunk and its temporaries stay in L2 while
 # the scores stream from memory once.
@@ -33,6 +36,10 @@ SMALL_ELEMENTS = 1 << 10
 # The top-k sums 1.0s in float32 (or float64): counts are exact up to here.
 MAX_FLOAT32_COUNT = 1 << 24
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
+_LABELS = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
+_NEG_INF = float("-inf")
+_EXACT_FLOAT32_COUNT = 1 << 24  # a float32 sum of 0.0/1.0 values is exact up to here
+_COUNTS: dict[int, Tensor] = {}  # the batch size as a 0-d float64: adding it costs less than a Python float
 
 
 def argmax_cpu(
@@ -179,3 +186,100 @@ def mean_hits_sum_cpu(hits: Tensor, acc: torch.dtype) -> Tensor:
     dims = tuple(range(1, hits.ndim))
     per_sample = torch.count_nonzero(hits, dim=dims).to(acc)
     return per_sample.div_(math.prod(hits.shape[1:])).sum()
+
+
+def sparse_small_sums(y_true: Tensor, y_pred: Tensor, total: Tensor, count: Tensor,
+                      small_elements: int = SMALL_ELEMENTS) -> tuple[Tensor, float] | None:
+    """A small unweighted ``sparse_categorical_accuracy`` batch counted and added into the float64
+    states ``total`` and ``count``: the batch's ``(hits, N)``; or None, and nothing is added (the
+    per-sample path then runs, and explains any error).
+
+    On a small batch the per-op overhead is the whole cost, so this is the per-sample path's
+    arithmetic with nothing around it, and it takes only batches where that arithmetic is
+    exact: (N, C) float scores with no NaN, zero or subnormal (``argmax_cpu``'s small-input
+    check: torch's argmax is TensorFlow's there), integer labels (N,) or (N, 1) all in
+    ``[0, C)`` (no invalid label to count; ``class_ids`` leaves them as they are).
+    """
+    if type(y_pred) is not Tensor or type(y_true) is not Tensor or y_pred.ndim != 2 or y_pred.dtype not in WIDE_TINY:
+        return None
+    n, c = y_pred.shape
+    if y_true.dtype not in _LABELS or tuple(y_true.shape) not in ((n,), (n, 1)) or not 0 < n * c <= small_elements:
+        return None
+    if not (y_pred.is_cpu and y_true.is_cpu and total.dtype == count.dtype == torch.float64):
+        return None
+    index = y_pred.argmax(dim=1)
+    if not float(torch.linalg.vector_norm(y_pred, _NEG_INF)) >= WIDE_TINY[y_pred.dtype][1]:  # min |x|; NaN: False
+        return None
+    lo, hi = torch.aminmax(y_true)
+    if int(lo) < 0 or int(hi) >= c:
+        return None
+    hits = torch.count_nonzero((y_true if y_true.ndim == 1 else y_true.reshape(n)) == index)
+    size = _COUNTS.get(n)
+    if size is None:
+        size = torch.tensor(float(n), dtype=torch.float64)
+        if len(_COUNTS) < 1024:  # bounded; a run repeats a few batch sizes
+            _COUNTS[n] = size
+    total.add_(hits)
+    count.add_(size)
+    return hits, float(n)
+
+
+def elementwise_sums(kind: str, y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any], total: Tensor, count: Tensor,
+                     chunk_elements: int = CHUNK_ELEMENTS) -> tuple[Tensor, float] | None:
+    """An unweighted ``binary_accuracy`` (``kind="binary"``) or ``accuracy`` (``"equal"``) batch of
+    inputs that are (N,) or (N, L) alike once their ranks are aligned, counted and added into the float64 states: ``(total, N)``;
+    or None, and nothing is added (the per-sample path runs).
+
+    The per-sample path's arithmetic, a cache-sized chunk of samples at a time, each hit
+    written as 1.0/0.0 into a reused float buffer (a bool result costs more on the CPU, and a
+    float32 count of 0/1 values is exact): binary ``y_pred > threshold`` (the threshold operand,
+    in y_pred's dtype, which must be its comparison dtype) against ``y_true``; equality of
+    ``y_true`` cast to y_pred's dtype and y_pred, each flushed as TensorFlow's FTZ does
+    (``hardshrink`` by the largest subnormal is ``flush_subnormal`` but for the sign of a zero,
+    which equality ignores) in one pass. Each sample's mean is its count over L, as torch's
+    ``mean`` computes it (``mean_hits_sum_cpu``), summed in float64.
+    """
+    if type(y_pred) is not Tensor or type(y_true) is not Tensor or y_pred.dtype not in (torch.float32, torch.float64):
+        return None
+    y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)  # as the kernels align them
+    if y_true.shape != y_pred.shape or y_pred.ndim not in (1, 2) or y_pred.numel() == 0 or y_true.dtype.is_complex:
+        return None
+    if not (y_pred.is_cpu and y_true.is_cpu and total.dtype == count.dtype == torch.float64):
+        return None
+    n, e = y_pred.shape[0], (y_pred.shape[1] if y_pred.ndim == 2 else 1)
+    if e > _EXACT_FLOAT32_COUNT:
+        return None
+    dtype = y_pred.dtype
+    if kind == "binary":
+        if compare_dtype(dtype) != dtype:
+            return None
+        threshold = threshold_value(float(config["threshold"]), dtype)
+    flush = largest_subnormal(dtype)  # equality: |x| above it stays, the rest is zero
+    float_labels = y_true.is_floating_point()
+    p, t = y_pred.reshape(n, e), y_true.reshape(n, e)
+    rows = max(1, min(n, chunk_elements // e, _EXACT_FLOAT32_COUNT // e))
+    buffer = torch.empty(rows, e, dtype=dtype)
+    per_sample = torch.empty(n, dtype=dtype) if e > 1 else None
+    hits = 0
+    for start in range(0, n, rows):
+        stop = min(start + rows, n)
+        out = buffer[: stop - start]
+        if kind == "binary":
+            torch.gt(p[start:stop], threshold, out=out)
+            torch.eq(out, t[start:stop], out=out)
+        else:
+            labels = t[start:stop].to(dtype)
+            if float_labels:
+                labels = torch.nn.functional.hardshrink(labels, flush)
+            torch.eq(torch.nn.functional.hardshrink(p[start:stop], flush), labels, out=out)
+        if per_sample is None:
+            hits += int(out.sum())
+        else:
+            torch.sum(out, dim=1, out=per_sample[start:stop])
+    if per_sample is None:
+        batch = torch.tensor(float(hits), dtype=torch.float64)
+    else:
+        batch = per_sample.to(torch.float64).div_(e).sum()
+    total.add_(batch)
+    count.add_(float(n))
+    return batch, float(n)

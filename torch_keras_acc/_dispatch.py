@@ -5,7 +5,7 @@ whole-batch update have several implementations that give bit-identical answers:
 
 | path | when it runs by default |
 |---|---|
-| cpu_fast | eager CPU tensors: one fast reduction, the reference on rare rows |
+| cpu_fast | eager CPU tensors: one fast reduction, the reference on rare rows; plain batches counted into the states |
 | triton | CUDA tensors, opt-in (``TORCH_KERAS_ACC_TRITON=1``): fused kernels |
 | compiled | CUDA tensors, opt-in (``TORCH_KERAS_ACC_COMPILE_CUDA=1``): inductor |
 | reference | everything else: plain PyTorch (``_reference.py``), the definition |
@@ -295,6 +295,23 @@ Sums = tuple[Tensor, Tensor]
 States = tuple[Tensor, Tensor, Tensor]
 
 
+def _cpu_sums(kernel: str) -> Callable[..., Sums | None]:
+    """The CPU rows of the fused update: unweighted, unmasked batches that ``_cpu_fast`` counts
+    straight into the states where its arithmetic is exact (else None: the per-sample path)."""
+
+    def run(y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any], states: States, log: PathLog | None) -> Sums | None:
+        if kernel == "sparse_argmax":
+            small = (log.small_elements if log is not None else None) or _cpu_fast.SMALL_ELEMENTS
+            return _cpu_fast.sparse_small_sums(y_true, y_pred, states[0], states[1], small)
+        chunk = (log.chunk_elements if log is not None else None) or _cpu_fast.CHUNK_ELEMENTS
+        return _cpu_fast.elementwise_sums(kernel, y_true, y_pred, config, states[0], states[1], chunk)
+
+    return run
+
+
+_CPU_SUMS = {kernel: _cpu_sums(kernel) for kernel in ("sparse_argmax", "binary", "equal")}
+
+
 def triton_in_force(device: torch.device) -> bool:
     """Whether the triton path is in force for a batch on ``device``: forced by
     ``kernel_path("triton")`` (CPU tensors: interpreted), or CUDA's default (each kernel
@@ -316,17 +333,28 @@ def fused_sums(
     """A whole batch in one fused launch that adds into ``states`` (total, count, invalid) and
     returns the batch's own ``(total, count)``; or None: nothing was added, take the per-sample path.
 
-    ``_fused.PLANNERS[spec.fused]`` maps the batch onto one launch (shapes, every weight form,
-    ``mask``, ``ignore_index``) or declines. ``reference``: this batch's sums on the reference path,
-    for the first-use check of kernel x dtype x device (``_verify.py``). Not for an ``integer``
-    result dtype, whose weights Keras truncates, nor for ``label_cast="keras3"`` (the kernels
+    On the triton path, ``_fused.PLANNERS[spec.fused]`` maps the batch onto one launch (shapes,
+    every weight form, ``mask``, ``ignore_index``) or declines. ``reference``: this batch's sums on
+    the reference path, for the first-use check of kernel x dtype x device (``_verify.py``). On the
+    CPU (``cpu_fast``), ``_CPU_SUMS`` counts an unweighted, unmasked batch of the sparse, binary and
+    equality kernels straight into the states where that is exact, or declines. Not for an
+    ``integer`` result dtype, whose weights Keras truncates, nor for ``label_cast="keras3"`` (both
     compare class ids exactly).
     """
     if spec.fused is None or integer or is_compiling():
         return None
     log = active()
-    if log is None and not (y_pred.is_cuda and DEFAULT_ON_CUDA["triton"]):
-        return None  # the common CPU update: decided in two reads, before anything else
+    if not y_pred.is_cuda and (log is None or log.forced in (None, "cpu_fast")):
+        # The common CPU update: a plain batch counted in a few ops (_CPU_SUMS), or the per-sample path.
+        lane = _CPU_SUMS.get(spec.fused)
+        if lane is None or weight is not None or mask is not None or ignore_index is not None or config.get("label_cast") == "keras3":
+            return None
+        sums = lane(y_true, y_pred, config, states, log)
+        if sums is not None and log is not None:
+            log.record(f"fused {spec.fused}", "cpu_fast")
+        return sums
+    if log is None and not DEFAULT_ON_CUDA["triton"]:
+        return None
     if config.get("label_cast") == "keras3" or not triton_in_force(y_pred.device):
         return None
     sums = _fused.PLANNERS[spec.fused](y_true, y_pred, config, weight, mask, ignore_index, states, reference, spec.hits)

@@ -33,6 +33,8 @@ Example:
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor
 
@@ -154,6 +156,13 @@ def threshold_operand(threshold: float, cmp_dtype: torch.dtype) -> Tensor:
     tensor rather than a Python branch, so torch.compile traces any threshold."""
     t = flush_subnormal(torch.full((), float(threshold), dtype=torch.float32))
     return flush_operand(t.to(cmp_dtype), cmp_dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def threshold_value(threshold: float, cmp_dtype: torch.dtype) -> float:
+    """``threshold_operand`` as a host float, once per threshold and dtype (eager callers): it is
+    a constant, and building it costs ten small ops and a host read, more than a small batch."""
+    return float(threshold_operand(threshold, cmp_dtype))
 
 
 def class_ids(labels: Tensor, scores_dtype: torch.dtype) -> Tensor:

@@ -40,7 +40,7 @@ from torch_keras_acc._convert import ArrayLike, to_tensor
 from torch_keras_acc._dispatch import argmax_last, flush_values, in_top_k, invalid_count
 from torch_keras_acc._keras3_cast import check_label_cast, keras3_equal, keras3_int32_labels, label_cast_rule
 from torch_keras_acc._spec import KernelSpec, check_bool, check_k, check_threshold
-from torch_keras_acc._tf_rules import bool_operand, class_ids, compare_dtype, flush_subnormal, label_index, squeeze_or_expand_to_same_rank, threshold_operand
+from torch_keras_acc._tf_rules import bool_operand, class_ids, compare_dtype, flush_subnormal, label_index, squeeze_or_expand_to_same_rank, threshold_operand, threshold_value
 
 __all__ = [
     "SPECS",
@@ -157,7 +157,7 @@ def binary_accuracy(y_true: ArrayLike, y_pred: ArrayLike, threshold: float = 0.5
     cmp_dtype = compare_dtype(y_pred.dtype)
     t: Tensor | float
     if type(threshold) in (float, int) and not is_compiling():
-        t = _threshold_value(threshold, cmp_dtype)  # eager: a host scalar, worked out once
+        t = threshold_value(threshold, cmp_dtype)  # eager: a host scalar, worked out once
     else:
         t = threshold_operand(threshold, cmp_dtype)
         if not is_compiling():
@@ -165,13 +165,6 @@ def binary_accuracy(y_true: ArrayLike, y_pred: ArrayLike, threshold: float = 0.5
     # The bool is promoted to y_true's dtype inside ==; no N-sized copy.
     predicted = y_pred.to(cmp_dtype) > t
     return _equal("binary_accuracy", y_true, predicted, "y_true and y_pred")
-
-
-@functools.lru_cache(maxsize=64)
-def _threshold_value(threshold: float, cmp_dtype: torch.dtype) -> float:
-    """``threshold_operand`` as a host float, once per threshold and dtype: it is a constant,
-    and building it costs ten small ops and a host read, more than a small batch's comparison."""
-    return float(threshold_operand(threshold, cmp_dtype))
 
 
 def _compare_labels(name: str, labels: Tensor, index: Tensor, scores_dtype: torch.dtype, label_cast: str = "exact") -> Tensor:
