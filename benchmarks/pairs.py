@@ -198,25 +198,27 @@ class AtenCounter(TorchDispatchMode):
 def overhead(step: Step, calls: int = 200, rounds: int = 7) -> tuple[int, int, float, float]:
     """(aten ops, host reads, µs per call, µs per call outside aten) of one steady-state call.
 
-    The time outside aten is the call's time minus the time spent inside its aten ops (as the
-    dispatch mode sees them), each the median over ``rounds`` interleaved loops of ``calls``."""
+    µs per call: the median over ``rounds`` loops of ``calls``. The time inside aten is the
+    self time of the ``aten::`` ops that ``torch.profiler`` records over ``calls`` more calls
+    (it includes the profiler's own cost per op, so the time outside aten is if anything
+    understated); outside aten is the call's time minus that."""
     for _ in range(20):
         step()
     with AtenCounter() as one:
         step()
-    plain, inside = [], []
+    plain = []
     for _ in range(rounds):
         start = time.perf_counter()
         for _ in range(calls):
             step()
         plain.append((time.perf_counter() - start) / calls)
-        with AtenCounter() as many:
-            for _ in range(calls):
-                step()
-        inside.append(many.seconds / calls)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        for _ in range(calls):
+            step()
+    inside = sum(e.self_cpu_time_total for e in prof.key_averages() if e.key.startswith("aten::")) / calls  # µs
     reads = sum(op in HOST_READS for op in one.ops)
-    per_call = statistics.median(plain)
-    return len(one.ops), reads, per_call * 1e6, max(0.0, per_call - statistics.median(inside)) * 1e6
+    per_call = statistics.median(plain) * 1e6
+    return len(one.ops), reads, per_call, max(0.0, per_call - inside)
 
 
 def run_overhead() -> None:

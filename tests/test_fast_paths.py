@@ -522,10 +522,11 @@ ELEMENTWISE_SHAPES = [((37,), (37,)), ((37, 1), (37, 1)), ((37,), (37, 1)), ((37
 @pytest.mark.parametrize("pred_dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("true_dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.bool])
 @pytest.mark.parametrize("shapes", ELEMENTWISE_SHAPES, ids=str)
-@pytest.mark.parametrize("chunk", [None, 7], ids=["chunk", "tiny_chunks"])
-def test_elementwise_batches_counted_give_the_reference_states(cls, kw, pred_dtype, true_dtype, shapes, chunk):
-    """``_cpu_fast.elementwise_sums`` (hits as 1.0/0.0 in a reused buffer, a chunk of samples at a time,
-    TensorFlow's FTZ by ``hardshrink``) leaves the reference's states, forward value and result, bit for bit."""
+@pytest.mark.parametrize("sizes", [{}, {"small_elements": 0}, {"small_elements": 0, "chunk_elements": 7}], ids=["small", "chunk", "tiny_chunks"])
+def test_elementwise_batches_counted_give_the_reference_states(cls, kw, pred_dtype, true_dtype, shapes, sizes):
+    """``_cpu_fast.elementwise_sums`` (small inputs: bools counted; else hits as 1.0/0.0 in a reused buffer,
+    a chunk of samples at a time; TensorFlow's FTZ by ``hardshrink``) leaves the reference's states, forward
+    value and result, bit for bit."""
     true_shape, pred_shape = shapes
     y_true = _elementwise_values(true_dtype, true_shape, seed=21)
     y_pred = _elementwise_values(pred_dtype, pred_shape, seed=22)
@@ -533,7 +534,7 @@ def test_elementwise_batches_counted_give_the_reference_states(cls, kw, pred_dty
         y_pred = torch.where(torch.rand(pred_shape, generator=torch.Generator().manual_seed(23)) < 0.5, y_pred, torch.rand(pred_shape, dtype=pred_dtype))
     results = {}
     for path in ("reference", None):
-        with warnings.catch_warnings(), tka.kernel_path(path, chunk_elements=chunk if path is None else None) as log:
+        with warnings.catch_warnings(), tka.kernel_path(path, **(sizes if path is None else {})) as log:
             warnings.simplefilter("ignore")
             m = cls(**kw)
             m.update(y_pred, y_true)

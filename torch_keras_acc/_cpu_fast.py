@@ -225,7 +225,7 @@ def sparse_small_sums(y_true: Tensor, y_pred: Tensor, total: Tensor, count: Tens
 
 
 def elementwise_sums(kind: str, y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any], total: Tensor, count: Tensor,
-                     chunk_elements: int = CHUNK_ELEMENTS) -> tuple[Tensor, float] | None:
+                     chunk_elements: int = CHUNK_ELEMENTS, small_elements: int = SMALL_ELEMENTS) -> tuple[Tensor, float] | None:
     """An unweighted ``binary_accuracy`` (``kind="binary"``) or ``accuracy`` (``"equal"``) batch of
     inputs that are (N,) or (N, L) alike once their ranks are aligned, counted and added into the float64 states: ``(total, N)``;
     or None, and nothing is added (the per-sample path runs).
@@ -237,7 +237,8 @@ def elementwise_sums(kind: str, y_true: Tensor, y_pred: Tensor, config: Mapping[
     ``y_true`` cast to y_pred's dtype and y_pred, each flushed as TensorFlow's FTZ does
     (``hardshrink`` by the largest subnormal is ``flush_subnormal`` but for the sign of a zero,
     which equality ignores) in one pass. Each sample's mean is its count over L, as torch's
-    ``mean`` computes it (``mean_hits_sum_cpu``), summed in float64.
+    ``mean`` computes it (``mean_hits_sum_cpu``), summed in float64. Up to ``small_elements``
+    values, where per-op overhead is the cost, the hits are bools counted in one op instead.
     """
     if type(y_pred) is not Tensor or type(y_true) is not Tensor or y_pred.dtype not in (torch.float32, torch.float64):
         return None
@@ -250,36 +251,45 @@ def elementwise_sums(kind: str, y_true: Tensor, y_pred: Tensor, config: Mapping[
     if e > _EXACT_FLOAT32_COUNT:
         return None
     dtype = y_pred.dtype
+    threshold = 0.0
     if kind == "binary":
         if compare_dtype(dtype) != dtype:
             return None
         threshold = threshold_value(float(config["threshold"]), dtype)
     flush = largest_subnormal(dtype)  # equality: |x| above it stays, the rest is zero
     float_labels = y_true.is_floating_point()
-    p, t = y_pred.reshape(n, e), y_true.reshape(n, e)
-    rows = max(1, min(n, chunk_elements // e, _EXACT_FLOAT32_COUNT // e))
-    buffer = torch.empty(rows, e, dtype=dtype)
-    per_sample = torch.empty(n, dtype=dtype) if e > 1 else None
-    hits = 0
-    for start in range(0, n, rows):
-        stop = min(start + rows, n)
-        out = buffer[: stop - start]
+
+    def hits(p: Tensor, t: Tensor, out: Tensor | None) -> Tensor:
+        """The chunk's hits: bools, or 1.0/0.0 written into ``out``."""
         if kind == "binary":
-            torch.gt(p[start:stop], threshold, out=out)
-            torch.eq(out, t[start:stop], out=out)
-        else:
-            labels = t[start:stop].to(dtype)
-            if float_labels:
-                labels = torch.nn.functional.hardshrink(labels, flush)
-            torch.eq(torch.nn.functional.hardshrink(p[start:stop], flush), labels, out=out)
-        if per_sample is None:
-            hits += int(out.sum())
-        else:
-            torch.sum(out, dim=1, out=per_sample[start:stop])
-    if per_sample is None:
-        batch = torch.tensor(float(hits), dtype=torch.float64)
+            predicted = torch.gt(p, threshold) if out is None else torch.gt(p, threshold, out=out)
+            return torch.eq(predicted, t) if out is None else torch.eq(predicted, t, out=out)
+        labels = t.to(dtype)
+        if float_labels:
+            labels = torch.nn.functional.hardshrink(labels, flush)
+        flushed = torch.nn.functional.hardshrink(p, flush)
+        return torch.eq(flushed, labels) if out is None else torch.eq(flushed, labels, out=out)
+
+    batch: Tensor
+    if n * e <= small_elements:  # per-op overhead is the cost: bools, counted, no buffer
+        h = hits(y_pred, y_true, None)
+        batch = torch.count_nonzero(h) if e == 1 else torch.count_nonzero(h, dim=1).to(torch.float64).div_(e).sum()
     else:
-        batch = per_sample.to(torch.float64).div_(e).sum()
+        rows = max(1, min(n, chunk_elements // e, _EXACT_FLOAT32_COUNT // e))
+        buffer = torch.empty((rows, e) if y_pred.ndim == 2 else (rows,), dtype=dtype)
+        per_sample = torch.empty(n, dtype=dtype) if e > 1 else None
+        count_of_hits = 0
+        for start in range(0, n, rows):
+            stop = min(start + rows, n)
+            out = hits(y_pred[start:stop], y_true[start:stop], buffer[: stop - start])
+            if per_sample is None:
+                count_of_hits += int(out.sum())  # exact: at most 2**24 values of 0.0/1.0
+            else:
+                torch.sum(out, dim=1, out=per_sample[start:stop])
+        if per_sample is None:
+            batch = torch.tensor(float(count_of_hits), dtype=torch.float64)
+        else:
+            batch = per_sample.to(torch.float64).div_(e).sum()
     total.add_(batch)
     count.add_(float(n))
     return batch, float(n)

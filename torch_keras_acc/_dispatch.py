@@ -291,7 +291,7 @@ def flush_values(x: Tensor) -> Tensor:
 
 
 # -- the fused update -------------------------------------------------------------------
-Sums = tuple[Tensor, Tensor]
+Sums = tuple[Tensor, "Tensor | float"]  # the batch's (total, count); an unweighted count is a host number
 States = tuple[Tensor, Tensor, Tensor]
 
 
@@ -300,11 +300,11 @@ def _cpu_sums(kernel: str) -> Callable[..., Sums | None]:
     straight into the states where its arithmetic is exact (else None: the per-sample path)."""
 
     def run(y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any], states: States, log: PathLog | None) -> Sums | None:
+        small = _cpu_fast.SMALL_ELEMENTS if log is None or log.small_elements is None else log.small_elements
         if kernel == "sparse_argmax":
-            small = (log.small_elements if log is not None else None) or _cpu_fast.SMALL_ELEMENTS
             return _cpu_fast.sparse_small_sums(y_true, y_pred, states[0], states[1], small)
-        chunk = (log.chunk_elements if log is not None else None) or _cpu_fast.CHUNK_ELEMENTS
-        return _cpu_fast.elementwise_sums(kernel, y_true, y_pred, config, states[0], states[1], chunk)
+        chunk = _cpu_fast.CHUNK_ELEMENTS if log is None or log.chunk_elements is None else log.chunk_elements
+        return _cpu_fast.elementwise_sums(kernel, y_true, y_pred, config, states[0], states[1], chunk, small)
 
     return run
 
