@@ -30,7 +30,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, cast
 
 from torch import Tensor
 
@@ -215,8 +215,12 @@ class KerasAccuracy(KerasMeanMetric):
         self.label_cast = label_cast
         self.variant: type[KerasMeanMetric] | None = None
         self._resolved_shapes: tuple | None = None  # the first batch's shapes but for the batch axis
+        self._resolved_config: Mapping[str, Any] | None = None  # its kernel's config, once accepted
 
     def _batch_spec(self, y_true: Tensor, y_pred: Tensor) -> tuple[KernelSpec, Mapping[str, Any]]:
+        config = self.__dict__.get("_resolved_config")  # (absent from a metric pickled by an older version)
+        if config is not None and self.variant is not None and _non_batch_shapes(y_true, y_pred) == self._resolved_shapes:
+            return cast(KernelSpec, self.variant.spec), config  # the hot path: the variant's kernel and config
         y_true, y_pred = _shapes(y_true, y_pred, self.name)
         # Keras resolves once, when it traces the model; the traced shapes carry no
         # batch size once a batch is partial. So a batch whose shapes differ from the
@@ -242,14 +246,18 @@ class KerasAccuracy(KerasMeanMetric):
                 f"{self.name}: ignore_index applies to integer class labels, but this batch (y_true {tuple(y_true.shape)}, "
                 f"y_pred {tuple(y_pred.shape)}) resolves to {chosen.__name__}"
             )
+        return spec, self._config_of(spec)
+
+    def _config_of(self, spec: KernelSpec) -> Mapping[str, Any]:
         if "label_cast" in spec.config:  # the string takes no Keras arguments; label_cast is ours
-            return spec, {**spec.defaults, "label_cast": self.label_cast}
-        return spec, spec.defaults  # each variant's Keras defaults
+            return {**spec.defaults, "label_cast": self.label_cast}
+        return spec.defaults  # each variant's Keras defaults
 
     def _accepted(self, spec: KernelSpec, y_true: Tensor, y_pred: Tensor) -> None:
         if self.variant is None:  # only once the first batch is known to be valid
             self.variant = next(cls for cls in VARIANTS.values() if cls.spec is spec)
             self._resolved_shapes = _non_batch_shapes(y_true, y_pred)
+            self._resolved_config = self._config_of(spec)
             self._warn_if_loss_disagrees(self.variant)
 
     def _warn_if_loss_disagrees(self, chosen: type[KerasMeanMetric]) -> None:
