@@ -226,9 +226,9 @@ def sparse_small_sums(y_true: Tensor, y_pred: Tensor, total: Tensor, count: Tens
 
 def elementwise_sums(kind: str, y_true: Tensor, y_pred: Tensor, config: Mapping[str, Any], total: Tensor, count: Tensor,
                      chunk_elements: int = CHUNK_ELEMENTS, small_elements: int = SMALL_ELEMENTS) -> tuple[Tensor, float] | None:
-    """An unweighted ``binary_accuracy`` (``kind="binary"``) or ``accuracy`` (``"equal"``) batch of
-    inputs that are (N,) or (N, L) alike once their ranks are aligned, counted and added into the float64 states: ``(total, N)``;
-    or None, and nothing is added (the per-sample path runs).
+    """An unweighted ``binary_accuracy`` (``kind="binary"``) or ``accuracy`` (``"equal"``) batch,
+    inputs (N,) or (N, L) alike once their ranks are aligned, counted and added into the float64
+    states: the batch's ``(total, N)``; or None, and nothing is added (the per-sample path runs).
 
     The per-sample path's arithmetic, a cache-sized chunk of samples at a time, each hit
     written as 1.0/0.0 into a reused float buffer (a bool result costs more on the CPU, and a
