@@ -91,9 +91,17 @@ def matrix(scale: int) -> list[Pair]:
             return out
         return inputs
 
-    def equality() -> dict[str, torch.Tensor]:
-        g = gen()
-        return {"preds": torch.randint(0, 3, (big, 1), generator=g).float(), "target": torch.randint(0, 3, (big, 1), generator=g).float()}
+    def equality(dtype: torch.dtype = torch.float32) -> Callable[[], dict[str, torch.Tensor]]:
+        def inputs() -> dict[str, torch.Tensor]:
+            g = gen()
+            return {"preds": torch.randint(0, 3, (big, 1), generator=g).to(dtype), "target": torch.randint(0, 3, (big, 1), generator=g).float()}
+        return inputs
+
+    def binary16(shape: tuple[int, ...]) -> Callable[[], dict[str, torch.Tensor]]:
+        def inputs() -> dict[str, torch.Tensor]:
+            x = binary(shape)()
+            return {"preds": x["preds"].to(torch.bfloat16), "target": x["target"]}
+        return inputs
 
     def one_hot() -> dict[str, torch.Tensor]:
         x = scores(mid, 1000)()
@@ -120,7 +128,13 @@ def matrix(scale: int) -> list[Pair]:
         _one_liner_pair("binary multilabel (N, 20)", "((p > 0.5).to(t.dtype) == t).float().mean(-1).sum()", 1.10,
                         tka.BinaryAccuracy, binary((big // 16, 20)),
                         lambda preds, target: (((preds > 0.5).to(target.dtype) == target).float().mean(-1).sum(), float(target.shape[0]))),
-        _one_liner_pair("Accuracy equality (N, 1)", "(p == t).sum()", 1.25, tka.Accuracy, equality,
+        _one_liner_pair("Accuracy equality (N, 1)", "(p == t).sum()", 1.25, tka.Accuracy, equality(),
+                        lambda preds, target: ((preds == target).sum(), float(target.numel()))),
+        # Not in the table: mixed-precision scores (bfloat16), compared widened to float32 as Keras does.
+        _one_liner_pair("binary multilabel (N, 20), bfloat16 scores", "((p > 0.5).to(t.dtype) == t).float().mean(-1).sum()", 1.10,
+                        tka.BinaryAccuracy, binary16((big // 16, 20)),
+                        lambda preds, target: (((preds > 0.5).to(target.dtype) == target).float().mean(-1).sum(), float(target.shape[0]))),
+        _one_liner_pair("Accuracy equality (N, 1), bfloat16 scores", "(p == t).sum()", 1.25, tka.Accuracy, equality(torch.bfloat16),
                         lambda preds, target: ((preds == target).sum(), float(target.numel()))),
         _one_liner_pair("sparse (N, 1000), sample_weight (N,)", "((p.argmax(-1) == t).to(w.dtype) * w).sum(), w.sum()", 1.25,
                         tka.SparseCategoricalAccuracy, scores(mid, 1000, sample_weight=lambda g: torch.rand(mid, generator=g)),

@@ -519,7 +519,7 @@ ELEMENTWISE_SHAPES = [((37,), (37,)), ((37, 1), (37, 1)), ((37,), (37, 1)), ((37
 
 @pytest.mark.parametrize("cls,kw", [(tka.BinaryAccuracy, {}), (tka.BinaryAccuracy, {"threshold": 0.0}), (tka.BinaryAccuracy, {"threshold": 1e-40}),
                                     (tka.BinaryAccuracy, {"threshold": 0.3}), (tka.Accuracy, {})], ids=["binary", "binary_0", "binary_subnormal", "binary_0.3", "equal"])
-@pytest.mark.parametrize("pred_dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("pred_dtype", FLOATS)
 @pytest.mark.parametrize("true_dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.bool])
 @pytest.mark.parametrize("shapes", ELEMENTWISE_SHAPES, ids=str)
 @pytest.mark.parametrize("sizes", [{}, {"small_elements": 0}, {"small_elements": 0, "chunk_elements": 7}], ids=["small", "chunk", "tiny_chunks"])
@@ -544,9 +544,9 @@ def test_elementwise_batches_counted_give_the_reference_states(cls, kw, pred_dty
     assert all(torch.equal(a, b) and a.dtype == b.dtype for a, b in zip(results[None], results["reference"]))
 
 
-@pytest.mark.parametrize("case", ["weighted", "masked", "float16_scores", "rank_3", "broadcast", "integer_dtype"])
+@pytest.mark.parametrize("case", ["weighted", "masked", "integer_scores", "rank_3", "broadcast", "integer_dtype"])
 def test_elementwise_lane_declines_what_it_does_not_mirror(case):
-    """Weights, masks, 16-bit scores, rank 3, broadcasting and integer result dtypes take the per-sample path."""
+    """Weights, masks, integer scores, rank 3, broadcasting and integer result dtypes take the per-sample path."""
     y_true, y_pred = _elementwise_values(torch.float32, (12, 4), 31), _elementwise_values(torch.float32, (12, 4), 32)
     kwargs: dict = {}
     update: dict = {}
@@ -554,8 +554,8 @@ def test_elementwise_lane_declines_what_it_does_not_mirror(case):
         update["sample_weight"] = torch.rand(12)
     elif case == "masked":
         update["mask"] = torch.arange(12) % 3 != 0
-    elif case == "float16_scores":
-        y_pred = y_pred.half()
+    elif case == "integer_scores":
+        y_pred = y_pred.nan_to_num(posinf=3, neginf=-3).round().to(torch.int64)
     elif case == "rank_3":
         y_true, y_pred = y_true.reshape(12, 2, 2), y_pred.reshape(12, 2, 2)
     elif case == "broadcast":

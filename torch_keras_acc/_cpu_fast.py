@@ -232,15 +232,15 @@ def elementwise_sums(kind: str, y_true: Tensor, y_pred: Tensor, config: Mapping[
 
     The per-sample path's arithmetic, a cache-sized chunk of samples at a time, each hit
     written as 1.0/0.0 into a reused float buffer (a bool result costs more on the CPU, and a
-    float32 count of 0/1 values is exact): binary ``y_pred > threshold`` (the threshold operand,
-    in y_pred's dtype, which must be its comparison dtype) against ``y_true``; equality of
+    float32 count of 0/1 values is exact): binary ``y_pred > threshold`` (the threshold operand in
+    the comparison dtype, 16-bit scores widened to it) against ``y_true``; equality of
     ``y_true`` cast to y_pred's dtype and y_pred, each flushed as TensorFlow's FTZ does
     (``hardshrink`` by the largest subnormal is ``flush_subnormal`` but for the sign of a zero,
     which equality ignores) in one pass. Each sample's mean is its count over L, as torch's
     ``mean`` computes it (``mean_hits_sum_cpu``), summed in float64. Up to ``small_elements``
     values, where per-op overhead is the cost, the hits are bools counted in one op instead.
     """
-    if type(y_pred) is not Tensor or type(y_true) is not Tensor or y_pred.dtype not in (torch.float32, torch.float64):
+    if type(y_pred) is not Tensor or type(y_true) is not Tensor or y_pred.dtype not in WIDE_TINY:
         return None
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)  # as the kernels align them
     if y_true.shape != y_pred.shape or y_pred.ndim not in (1, 2) or y_pred.numel() == 0 or y_true.dtype.is_complex:
@@ -251,20 +251,21 @@ def elementwise_sums(kind: str, y_true: Tensor, y_pred: Tensor, config: Mapping[
     if e > _EXACT_FLOAT32_COUNT:
         return None
     dtype = y_pred.dtype
-    threshold = 0.0
-    if kind == "binary":
-        if compare_dtype(dtype) != dtype:
-            return None
-        threshold = threshold_value(float(config["threshold"]), dtype)
-    flush = largest_subnormal(dtype)  # equality: |x| above it stays, the rest is zero
+    # Compared in the wider of float32 and y_pred's dtype: 16-bit scores widened exactly (each
+    # equality and each comparison is the same there), and TensorFlow's FTZ judged there too.
+    wide = compare_dtype(dtype)
+    threshold = threshold_value(float(config["threshold"]), wide) if kind == "binary" else 0.0
+    flush = largest_subnormal(wide)  # equality: |x| above it stays, the rest is zero
     float_labels = y_true.is_floating_point()
 
-    def hits(p: Tensor, t: Tensor, out: Tensor | None) -> Tensor:
-        """The chunk's hits: bools, or 1.0/0.0 written into ``out``."""
+    def hits(p: Tensor, t: Tensor, out: Tensor | None, widened: Tensor | None) -> Tensor:
+        """The chunk's hits: bools, or 1.0/0.0 written into ``out`` (``widened``: a buffer for 16-bit scores)."""
+        if dtype != wide:
+            p = p.to(wide) if widened is None else widened.copy_(p)
         if kind == "binary":
             predicted = torch.gt(p, threshold) if out is None else torch.gt(p, threshold, out=out)
             return torch.eq(predicted, t) if out is None else torch.eq(predicted, t, out=out)
-        labels = t.to(dtype)
+        labels = t.to(dtype).to(wide)  # Keras's cast of y_true to y_pred's dtype rounds there
         if float_labels:
             labels = torch.nn.functional.hardshrink(labels, flush)
         flushed = torch.nn.functional.hardshrink(p, flush)
@@ -272,22 +273,26 @@ def elementwise_sums(kind: str, y_true: Tensor, y_pred: Tensor, config: Mapping[
 
     batch: Tensor
     if n * e <= small_elements:  # per-op overhead is the cost: bools, counted, no buffer
-        h = hits(y_pred, y_true, None)
+        h = hits(y_pred, y_true, None, None)
         batch = torch.count_nonzero(h) if e == 1 else torch.count_nonzero(h, dim=1).to(torch.float64).div_(e).sum()
     else:
         rows = max(1, min(n, chunk_elements // e, _EXACT_FLOAT32_COUNT // e))
-        buffer = torch.empty((rows, e) if y_pred.ndim == 2 else (rows,), dtype=dtype)
-        per_sample = torch.empty(n, dtype=dtype) if e > 1 else None
-        count_of_hits = 0
+        shape = (rows, e) if y_pred.ndim == 2 else (rows,)
+        buffer = torch.empty(shape, dtype=wide)
+        widened = torch.empty(shape, dtype=wide) if dtype != wide else None
+        per_sample = torch.empty(n, dtype=wide) if e > 1 else None
+        counted: Tensor | None = None
         for start in range(0, n, rows):
             stop = min(start + rows, n)
-            out = hits(y_pred[start:stop], y_true[start:stop], buffer[: stop - start])
+            out = hits(y_pred[start:stop], y_true[start:stop], buffer[: stop - start], None if widened is None else widened[: stop - start])
             if per_sample is None:
-                count_of_hits += int(out.sum())  # exact: at most 2**24 values of 0.0/1.0
+                chunk_hits = out.sum(dtype=torch.float64)  # exact: a float64 sum of 0.0/1.0 values
+                counted = chunk_hits if counted is None else counted.add_(chunk_hits)
             else:
                 torch.sum(out, dim=1, out=per_sample[start:stop])
         if per_sample is None:
-            batch = torch.tensor(float(count_of_hits), dtype=torch.float64)
+            assert counted is not None  # n > 0: at least one chunk
+            batch = counted
         else:
             batch = per_sample.to(torch.float64).div_(e).sum()
     total.add_(batch)
