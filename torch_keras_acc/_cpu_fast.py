@@ -286,8 +286,10 @@ def elementwise_sums(kind: str, y_true: Tensor, y_pred: Tensor, config: Mapping[
             stop = min(start + rows, n)
             out = hits(y_pred[start:stop], y_true[start:stop], buffer[: stop - start], None if widened is None else widened[: stop - start])
             if per_sample is None:
-                chunk_hits = out.sum(dtype=torch.float64)  # exact: a float64 sum of 0.0/1.0 values
-                counted = chunk_hits if counted is None else counted.add_(chunk_hits)
+                # Summed in the buffer's dtype (exact: at most 2**24 values of 0.0/1.0; a casting
+                # float64 sum would copy the chunk first), added up in float64.
+                chunk_hits = out.sum()
+                counted = chunk_hits.to(torch.float64) if counted is None else counted.add_(chunk_hits)
             else:
                 torch.sum(out, dim=1, out=per_sample[start:stop])
         if per_sample is None:
